@@ -1,0 +1,1 @@
+"""labs: the package every notebook of the event-driven design workbook imports."""

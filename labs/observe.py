@@ -1,0 +1,165 @@
+"""Recording the flow of messages, and showing it as a table or a timeline.
+
+Producers stay plain boto3: publishes are seen through botocore's own event hooks
+(``after-call``), the same mechanism AWS X-Ray's SDK uses, so nothing in a producer
+knows it is being watched. The local runtime records deliveries and invocations.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass, field
+
+from labs.runtime.clock import clock
+
+# Operations that put messages into the system: (botocore service id, operation) -> name.
+_PUBLISHING = {
+    ("eventbridge", "PutEvents"): "put_events",
+    ("sns", "Publish"): "publish",
+    ("sns", "PublishBatch"): "publish_batch",
+    ("sqs", "SendMessage"): "send_message",
+    ("sqs", "SendMessageBatch"): "send_message_batch",
+    ("kinesis", "PutRecord"): "put_record",
+    ("kinesis", "PutRecords"): "put_records",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    t: float  # seconds on the runtime clock
+    kind: str  # publish | deliver | invoke | dlq | redrive | schedule | note
+    source: str  # where it came from (bus, topic, queue, table, producer)
+    target: str  # where it went (function, queue)
+    outcome: str  # ok | error | partial | retry | ...
+    count: int = 1
+    detail: str = ""
+    ids: tuple[str, ...] = field(default=())
+
+
+class Recorder:
+    """An append-only log of what happened, safe to write from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: list[Record] = []
+
+    def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=()) -> Record:
+        entry = Record(clock.now(), kind, source, target, outcome, count, detail, tuple(ids))
+        with self._lock:
+            self.records.append(entry)
+        return entry
+
+    def clear(self) -> None:
+        """Forget everything and restart the clock at zero."""
+        with self._lock:
+            self.records.clear()
+        clock.restart()
+
+    def select(self, kind: str | None = None, target: str | None = None, source: str | None = None):
+        return [
+            r for r in list(self.records)
+            if (kind is None or r.kind == kind)
+            and (target is None or r.target == target)
+            and (source is None or r.source == source)
+        ]
+
+    def table(self, kind: str | None = None, limit: int | None = None) -> "Table":
+        rows = self.select(kind)[:limit]
+        return Table(
+            ["時刻", "種類", "送信元", "宛先", "結果", "件数", "詳細"],
+            [[f"+{r.t:.3f}s", r.kind, r.source, r.target, r.outcome, r.count, r.detail] for r in rows],
+        )
+
+    def timeline(self, title: str = "メッセージの流れ", ax=None):
+        """One lane per target; a dot per record, coloured by outcome."""
+        from labs.plots import timeline
+
+        return timeline(self.records, title=title, ax=ax)
+
+
+recorder = Recorder()  # one per kernel, shared by the runtime and the publish hooks
+
+
+# --- publish hooks ---------------------------------------------------------------------
+
+def _target_of(service: str, params: dict) -> str:
+    if service == "eventbridge":
+        buses = {e.get("EventBusName", "default") for e in params.get("Entries", [])}
+        return ",".join(sorted(b.rsplit("/", 1)[-1] for b in buses))
+    if service == "sns":
+        return (params.get("TopicArn") or params.get("TargetArn") or "").rsplit(":", 1)[-1]
+    if service == "sqs":
+        return params.get("QueueUrl", "").rsplit("/", 1)[-1]
+    return params.get("StreamName", "")
+
+
+def _on_publish(service: str, operation: str):
+    name = _PUBLISHING[(service, operation)]
+
+    def hook(http_response, parsed, model, context, **_):
+        params = context.get("labs_params", {})
+        entries = params.get("Entries") or params.get("PublishBatchRequestEntries") or params.get("Records")
+        count = len(entries) if entries else 1
+        failed = parsed.get("FailedEntryCount") or len(parsed.get("Failed", []) or []) or parsed.get("FailedRecordCount") or 0
+        error = parsed.get("Error", {}).get("Code") if isinstance(parsed.get("Error"), dict) else None
+        outcome = "error" if error else ("partial" if failed else "ok")
+        ids = [e.get("EventId") or e.get("MessageId") or e.get("Id") or "" for e in parsed.get("Entries", []) or parsed.get("Successful", []) or []]
+        ids += [parsed[k] for k in ("MessageId", "SequenceNumber") if k in parsed]
+        detail = f"{failed} 件失敗" if failed else (error or "")
+        recorder.record("publish", name, _target_of(service, params), outcome, count, detail, ids)
+
+    return hook
+
+
+def _remember_params(params, context, **_):
+    context["labs_params"] = params
+
+
+def attach(session) -> None:
+    """Watch every publishing call made by clients of this boto3 session."""
+    events = session._session if hasattr(session, "_session") else session
+    for service, operation in _PUBLISHING:
+        events.register(f"provide-client-params.{service}.{operation}", _remember_params, unique_id=f"labs-params-{service}-{operation}")
+        events.register(f"after-call.{service}.{operation}", _on_publish(service, operation), unique_id=f"labs-publish-{service}-{operation}")
+
+
+# --- tables ----------------------------------------------------------------------------
+
+class Table:
+    """A small table that renders as HTML in JupyterLab and as aligned text elsewhere."""
+
+    def __init__(self, columns: list[str], rows: list[list]) -> None:
+        self.columns = columns
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in self.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        cells = [self.columns] + [[str(v) for v in row] for row in self.rows]
+        widths = [max(_width(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = [" | ".join(_pad(v, w) for v, w in zip(row, widths)).rstrip() for row in cells]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    # East Asian characters take two columns in a terminal.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(text))
+
+
+def _pad(text: str, width: int) -> str:
+    return str(text) + " " * (width - _width(text))
+
+
+def table(rows: list[dict], columns: list[str] | None = None) -> Table:
+    """A Table from a list of dicts (columns default to the keys of the first row)."""
+    columns = columns or (list(rows[0]) if rows else [])
+    return Table(columns, [[row.get(c, "") for c in columns] for row in rows])

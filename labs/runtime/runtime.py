@@ -1,0 +1,172 @@
+"""The local Lambda runtime: wires handlers to queues, rules, topics, streams and
+schedules, and runs them step by step or in the background.
+
+Step by step (tests and most notebook cells)::
+
+    runtime = LocalRuntime()
+    runtime.on_queue(queue_url, lambda_handler, batch_size=10)
+    runtime.deliver_due()        # one pass: every source hands over what is due now
+    runtime.run_until_quiet()    # repeat, skipping retry waits, until nothing is left
+
+In the background (consumers working at their own pace)::
+
+    with runtime.running():
+        ...                      # publish; each source polls in its own thread
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from labs import resources, sandbox
+from labs.observe import recorder
+from labs.runtime import shapes
+from labs.runtime.clock import clock
+from labs.runtime.invoke import Handler
+from labs.runtime.sources import ASYNC_RETRY_DELAYS, AsyncSource, SqsSource, StreamSource
+
+QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
+
+
+class LocalRuntime:
+    def __init__(self) -> None:
+        self.sources: dict[str, object] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def _add(self, key: str, source):
+        self.sources[key] = source  # re-running a notebook cell replaces, never duplicates
+        return source
+
+    # -- wiring ----------------------------------------------------------------------------
+    def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
+                 batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30) -> SqsSource:
+        """An SQS event source mapping from ``queue_url`` to ``handler``."""
+        name = function_name or handler.__name__
+        source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout)
+        return self._add(f"sqs:{name}:{source.queue_name}", source)
+
+    def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
+                timeout: int = 30) -> AsyncSource:
+        """Make ``handler`` a target of the EventBridge rule ``rule`` on ``bus``."""
+        name = function_name or handler.__name__
+        queue_url = self._function_queue(name, rule)
+        resources.ensure_rule(bus, rule, queue_url=queue_url, target_id=f"lambda-{name}")
+        source = AsyncSource(queue_url, handler, name, shapes.eventbridge_event, source=f"{bus}/{rule}", timeout=timeout)
+        return self._add(f"rule:{name}:{bus}:{rule}", source)
+
+    def on_topic(self, topic_arn: str, handler: Handler, *, function_name: str | None = None,
+                 filter_policy: dict | None = None, filter_on_body: bool = False, timeout: int = 30) -> AsyncSource:
+        """Subscribe ``handler`` to an SNS topic (the ``Records[].Sns`` event)."""
+        name = function_name or handler.__name__
+        topic = topic_arn.rsplit(":", 1)[-1]
+        queue_url = self._function_queue(name, topic)
+        subscription = resources.ensure_subscription(
+            topic_arn, queue_url, filter_policy=filter_policy, filter_on_body=filter_on_body
+        )
+        region = sandbox.current().region
+        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription, region),
+                             source=topic, timeout=timeout)
+        return self._add(f"sns:{name}:{topic}", source)
+
+    def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
+                  batch_size: int = 100, max_retry_attempts: int = 2, on_failure: str | None = None,
+                  timeout: int = 30) -> StreamSource:
+        """A DynamoDB Streams event source mapping (the table needs a stream)."""
+        name = function_name or handler.__name__
+        source = StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout)
+        return self._add(f"stream:{name}:{table_name}", source)
+
+    def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None):
+        """Fire ``handler`` when the clock passes the scheduled rule's times (see advance())."""
+        from labs.runtime.scheduler import ScheduleSource
+
+        name = function_name or handler.__name__
+        return self._add(f"schedule:{name}:{bus}:{rule}", ScheduleSource(bus, rule, handler, name))
+
+    @staticmethod
+    def _function_queue(function_name: str, origin: str) -> str:
+        """The internal queue standing for Lambda's async event queue, and its failure queue."""
+        base = f"lambda-{function_name}-{origin}"[:70]
+        return resources.ensure_queue(base, visibility_timeout=900, dead_letter_queue=f"{base}-failed",
+                                      max_receive_count=1 + len(ASYNC_RETRY_DELAYS))
+
+    # -- running step by step ---------------------------------------------------------------
+    def deliver_due(self) -> int:
+        """One pass: each source hands over what is due now. Returns invocations made."""
+        return sum(source.poll() for source in list(self.sources.values()))
+
+    def run_until_quiet(self, max_seconds: float = QUIET_LIMIT_SECONDS) -> int:
+        """Deliver until nothing is left, skipping each retry wait. Returns invocations made."""
+        started, made = clock.now(), 0
+        while True:
+            made_now = self.deliver_due()
+            made += made_now
+            if made_now:
+                continue
+            due = [d for s in self.sources.values() if getattr(s, "kind", "") != "schedule"
+                   for d in [s.next_due()] if d is not None]
+            if not due or min(due) - started > max_seconds:
+                return made
+            clock.skip_to(min(due))
+
+    def advance(self, seconds: float) -> int:
+        """Let ``seconds`` pass (schedules fire, retries come due), then run until quiet."""
+        clock.skip(seconds)
+        return self.run_until_quiet()
+
+    @property
+    def parked(self) -> int:
+        """Messages waiting out a visibility timeout or retry delay."""
+        return sum(s.parked for s in self.sources.values())
+
+    # -- running in the background -------------------------------------------------------------
+    def start(self, poll_interval: float = 0.02) -> None:
+        """Each source polls in its own thread until stop(): consumers at their own pace."""
+        if self._threads:
+            return
+        self._stop.clear()
+        for source in self.sources.values():
+            thread = threading.Thread(target=self._loop, args=(source, poll_interval), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, source, poll_interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                made = source.poll()
+            except Exception as error:  # keep polling, as Lambda's poller does; say what happened
+                recorder.record("note", getattr(source, "queue_name", "?"), source.function_name, "error",
+                                detail=f"ポーリング失敗: {type(error).__name__}: {error}")
+                made = 0
+            if not made:
+                self._stop.wait(poll_interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+    @contextlib.contextmanager
+    def running(self, poll_interval: float = 0.02):
+        self.start(poll_interval)
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    def wait_until_quiet(self, timeout: float = 30.0, settle: float = 0.2) -> bool:
+        """In background mode: wait until no source has had work for ``settle`` seconds."""
+        deadline = time.monotonic() + timeout
+        last = len(recorder.records)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if len(recorder.records) != last or self.parked:
+                last, quiet_since = len(recorder.records), time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return True
+        return False
+
