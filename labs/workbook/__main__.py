@@ -1,0 +1,59 @@
+"""python -m labs.workbook generate [--check] | execute NB... | verify-checks SOLUTIONS NOTEBOOKS"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from labs.workbook.checks import load_all
+from labs.workbook.notebooks import execute, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def verify_checks(solutions_report: Path, notebooks_report: Path) -> list[str]:
+    """Both directions: every solution passes its check; no learner stub does."""
+    problems = []
+    solutions = [json.loads(line) for line in solutions_report.read_text().splitlines()]
+    notebooks = [json.loads(line) for line in notebooks_report.read_text().splitlines()]
+    problems += [f"solution of {r['exercise']} did not pass ({r['status']})" for r in solutions if r["status"] != "passed"]
+    problems += [f"learner stub of {r['exercise']} passed its check" for r in notebooks if r["status"] == "passed"]
+    registered, seen = set(load_all()), {r["exercise"] for r in solutions}
+    problems += [f"exercise {e} is registered but no solution notebook checks it" for e in sorted(registered - seen)]
+    problems += [f"exercise {e} is checked in solutions but not in learner notebooks"
+                 for e in sorted(seen - {r["exercise"] for r in notebooks})]
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labs.workbook")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="regenerate notebooks/ from solutions/")
+    gen.add_argument("--check", action="store_true", help="only report; exit 1 when out of step")
+    run = sub.add_parser("execute", help="execute solution notebooks in place")
+    run.add_argument("paths", nargs="+", type=Path)
+    ver = sub.add_parser("verify-checks", help="compare the check reports of solutions and notebooks")
+    ver.add_argument("solutions", type=Path)
+    ver.add_argument("notebooks", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "generate":
+        stale = generate(ROOT / "solutions", ROOT / "notebooks", check=args.check)
+        if args.check and stale:
+            print("notebooks/ is out of step with solutions/; run `make notebooks`:", *stale, sep="\n  ")
+            return 1
+        print(f"{'stale' if args.check else 'regenerated'}: {len(stale)}")
+        return 0
+    if args.command == "execute":
+        for path in args.paths:
+            print(f"executing {path}", flush=True)
+            execute(path)
+        return 0
+    problems = verify_checks(args.solutions, args.notebooks)
+    print(*(problems or ["every solution passes its check; every learner stub does not"]), sep="\n")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

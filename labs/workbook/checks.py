@@ -1,0 +1,115 @@
+"""Exercise checks that tell the learner at once how they did.
+
+Each exercise is a function (or class) the learner completes. Its check, registered
+here with ``@exercise``, calls the learner's code and raises ``CheckFailed`` with a
+Japanese reason when something is wrong. In a notebook::
+
+    publish_order_event = check("01.publish_order_event", publish_order_event)
+
+prints one of
+
+    ✅ 合格 / ❌ 不合格 (with the reason) / ⏳ 未実装
+
+and returns the learner's code when it passed, otherwise the reference implementation,
+so every later cell still runs. Every exercise also names answers known to be wrong:
+tests prove that the check rejects them and accepts the reference.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class CheckFailed(AssertionError):
+    """The learner's answer is wrong; the message (Japanese) says why."""
+
+
+@dataclass
+class Exercise:
+    id: str
+    title: str
+    run: Callable[[Any], None]  # raises CheckFailed when the candidate is wrong
+    reference: Any
+    wrong: tuple = field(default=())  # answers the check must reject (tests use them)
+
+
+REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(id: str, title: str, reference: Any, wrong: tuple = ()):
+    """Register the decorated function as the check of exercise ``id``."""
+
+    def register(run: Callable[[Any], None]) -> Callable[[Any], None]:
+        REGISTRY[id] = Exercise(id, title, run, reference, tuple(wrong))
+        return run
+
+    return register
+
+
+def load_all() -> dict[str, Exercise]:
+    """Import every module of labs.workbook.exercises (each registers its exercises)."""
+    from labs.workbook import exercises
+
+    for module in pkgutil.iter_modules(exercises.__path__):
+        importlib.import_module(f"{exercises.__name__}.{module.name}")
+    return REGISTRY
+
+
+def get(id: str) -> Exercise:
+    if id not in REGISTRY:
+        load_all()
+    if id not in REGISTRY:
+        raise KeyError(f"演習 {id!r} は登録されていません (labs/workbook/exercises/)")
+    return REGISTRY[id]
+
+
+@dataclass
+class Outcome:
+    status: str  # passed | failed | not_implemented
+    reason: str = ""
+
+
+def evaluate(id: str, candidate: Any) -> Outcome:
+    """Run exercise ``id``'s check on ``candidate``, never raising."""
+    try:
+        get(id).run(candidate)
+    except NotImplementedError:
+        return Outcome("not_implemented")
+    except CheckFailed as failure:
+        return Outcome("failed", str(failure))
+    except Exception as error:  # the learner's code raised something else: a failure, told plainly
+        return Outcome("failed", f"あなたのコードが例外を送出しました: {type(error).__name__}: {error}")
+    return Outcome("passed")
+
+
+def check(id: str, candidate: Any) -> Any:
+    """Check, print the verdict in Japanese, and return what later cells should use."""
+    item = get(id)
+    outcome = evaluate(id, candidate)
+    _report(id, outcome.status)
+    if outcome.status == "passed":
+        print(f"✅ 合格: {item.title}")
+        return candidate
+    if outcome.status == "not_implemented":
+        print(f"⏳ 未実装: {item.title}\n   (以降のセルは参照実装で続けます)")
+    else:
+        print(f"❌ 不合格: {item.title}\n   理由: {outcome.reason}\n   (以降のセルは参照実装で続けます)")
+    return item.reference
+
+
+def _report(id: str, status: str) -> None:
+    """Append the verdict to $LABS_CHECK_REPORT (make test proves both directions with it)."""
+    path = os.environ.get("LABS_CHECK_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"exercise": id, "status": status}) + "\n")
+
+
+def expect(condition: bool, reason: str) -> None:
+    """Inside a check: fail with ``reason`` (Japanese) unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(reason)
