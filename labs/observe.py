@@ -10,7 +10,7 @@ import html
 import threading
 from dataclasses import dataclass, field
 
-from labs.runtime.clock import clock
+from labs.clock import clock
 
 # Operations that put messages into the system: (botocore service id, operation) -> name.
 _PUBLISHING = {

@@ -22,7 +22,7 @@ import time
 from labs import resources, sandbox
 from labs.observe import recorder
 from labs.runtime import shapes
-from labs.runtime.clock import clock
+from labs.clock import clock
 from labs.runtime.invoke import Handler
 from labs.runtime.sources import ASYNC_RETRY_DELAYS, AsyncSource, SqsSource, StreamSource
 

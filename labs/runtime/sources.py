@@ -23,7 +23,7 @@ from typing import Callable
 from labs import sandbox
 from labs.observe import recorder
 from labs.runtime import shapes
-from labs.runtime.clock import clock
+from labs.clock import clock
 from labs.runtime.invoke import Handler, Invocation, invoke
 
 ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of an async event
