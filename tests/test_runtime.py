@@ -1,0 +1,234 @@
+"""The local runtime does what Lambda's event sources do."""
+import json
+
+import boto3
+import pytest
+
+from labs import resources, sandbox
+from labs.clock import clock
+from labs.observe import recorder
+from labs.runtime import LocalRuntime
+
+
+def send(url, *bodies):
+    sqs = boto3.client("sqs")
+    return [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
+
+
+def depth(url):
+    attrs = sandbox.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) + int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+
+
+def peek_all(url):
+    """Every body in a queue, received and made visible again at once."""
+    sqs = sandbox.client("sqs")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]).get("Messages", [])
+    for m in got:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    return got
+
+
+def fail_bodies(bad):
+    """A handler reporting the records whose body is in ``bad``."""
+    def handler(event, context):
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] in bad]}
+    return handler
+
+
+def test_partial_batch_response_returns_only_reported_messages():
+    url = resources.ensure_queue("orders")
+    send(url, "a", "b", "c")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, fail_bodies({"b"}))
+    assert runtime.deliver_due() == 1
+    assert depth(url) == 1  # a and c deleted; b in flight, waiting out its visibility timeout
+    assert runtime.parked == 1
+
+
+def test_retry_waits_the_visibility_timeout_on_the_runtime_clock():
+    url = resources.ensure_queue("orders", visibility_timeout=45)
+    send(url, "b")
+    runtime = LocalRuntime()
+    source = runtime.on_queue(url, fail_bodies({"b"}))
+    runtime.deliver_due()
+    assert runtime.deliver_due() == 0  # not visible yet
+    clock.skip(45)
+    assert runtime.deliver_due() == 1
+    times = [r.t for r in recorder.select(kind="invoke")]
+    assert times[1] - times[0] >= 45
+    assert len(source.invocations) == 2
+
+
+def test_poison_message_moves_to_dlq_after_max_receive_count():
+    url = resources.ensure_queue("orders", dead_letter_queue="orders-dlq", max_receive_count=3)
+    dlq = resources.ensure_queue("orders-dlq")
+    [poison] = send(url, "poison")
+    send(url, "fine")
+    runtime = LocalRuntime()
+    source = runtime.on_queue(url, fail_bodies({"poison"}))
+    runtime.run_until_quiet()
+    counts = [int(r["attributes"]["ApproximateReceiveCount"])
+              for call in source.invocations for r in call.event["Records"] if r["body"] == "poison"]
+    assert counts == [1, 2, 3]
+    [moved] = peek_all(dlq)
+    assert moved["MessageId"] == poison and moved["Body"] == "poison"
+    assert depth(url) == 0
+    assert [r.ids for r in recorder.select(kind="dlq")] == [(poison,)]
+
+
+def test_exception_returns_the_whole_batch():
+    url = resources.ensure_queue("orders")
+    send(url, "a", "b")
+    runtime = LocalRuntime()
+
+    def broken(event, context):
+        raise RuntimeError("boom")
+
+    runtime.on_queue(url, broken)
+    runtime.deliver_due()
+    assert depth(url) == 2 and runtime.parked == 2
+    [call] = recorder.select(kind="invoke")
+    assert call.outcome == "error" and "boom" in call.detail
+
+
+def test_without_report_batch_item_failures_reported_failures_are_deleted():
+    # The classic trap: the function "reports" failures, but the mapping was not told to read them.
+    url = resources.ensure_queue("orders")
+    send(url, "a", "b")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, fail_bodies({"b"}), report_batch_item_failures=False)
+    runtime.deliver_due()
+    assert depth(url) == 0
+
+
+@pytest.mark.parametrize("result", [None, {}, {"statusCode": 200}, {"batchItemFailures": []}])
+def test_success_responses(result):
+    url = resources.ensure_queue("orders")
+    send(url, "a")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, lambda event, context: result, function_name="f")
+    runtime.deliver_due()
+    assert depth(url) == 0
+
+
+@pytest.mark.parametrize("result", [
+    {"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]},
+    {"batchItemFailures": [{"itemIdentifier": ""}]},
+    {"batchItemFailures": [{"id": "wrong key"}]},
+    {"batchItemFailures": "oops"},
+])
+def test_invalid_failure_reports_fail_the_whole_batch(result):
+    url = resources.ensure_queue("orders")
+    send(url, "a", "b")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, lambda event, context: result, function_name="f")
+    runtime.deliver_due()
+    assert depth(url) == 2
+    assert recorder.select(kind="invoke")[0].outcome == "error"
+
+
+def test_batch_size_is_respected():
+    url = resources.ensure_queue("orders")
+    send(url, *"abcde")
+    sizes = []
+    runtime = LocalRuntime()
+    runtime.on_queue(url, lambda e, c: sizes.append(len(e["Records"])), function_name="f", batch_size=2)
+    runtime.run_until_quiet()
+    assert sizes == [2, 2, 1]
+
+
+def test_batch_size_out_of_range_is_a_clear_error():
+    url = resources.ensure_queue("orders")
+    with pytest.raises(ValueError, match="batch_size"):
+        LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", batch_size=11)
+
+
+def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
+    resources.ensure_bus("orders-bus")
+    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    seen = []
+
+    def flaky(event, context):
+        seen.append(event["detail"]["n"])
+        if event["detail"]["n"] == 2:
+            raise ValueError("cannot handle 2")
+
+    runtime = LocalRuntime()
+    runtime.on_rule("orders-bus", "all", flaky)
+    boto3.client("events").put_events(Entries=[
+        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": json.dumps({"n": n}), "EventBusName": "orders-bus"}
+        for n in (1, 2)])
+    runtime.run_until_quiet()
+    assert sorted(seen) == [1, 2, 2, 2]  # async invocation: two retries
+    failed = resources.ensure_queue("lambda-flaky-all-failed")
+    [dead] = peek_all(failed)
+    assert json.loads(dead["Body"])["detail"] == {"n": 2}
+    retries = [r.t for r in recorder.select(kind="invoke") if r.outcome == "error"]
+    assert retries[1] - retries[0] >= 60 and retries[2] - retries[1] >= 120
+
+
+def test_topic_handler_respects_filter_policy():
+    topic = resources.ensure_topic("order-events")
+    got = []
+    runtime = LocalRuntime()
+    runtime.on_topic(topic, lambda e, c: got.append(e["Records"][0]["Sns"]["Message"]),
+                     function_name="notify", filter_policy={"priority": ["high"]})
+    sns = boto3.client("sns")
+    for priority in ("high", "low"):
+        sns.publish(TopicArn=topic, Message=priority,
+                    MessageAttributes={"priority": {"DataType": "String", "StringValue": priority}})
+    runtime.run_until_quiet()
+    assert got == ["high"]
+
+
+def test_rewiring_replaces_instead_of_duplicating():
+    url = resources.ensure_queue("orders")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, lambda e, c: None, function_name="f")
+    runtime.on_queue(url, lambda e, c: None, function_name="f")
+    assert len(runtime.sources) == 1
+
+
+def test_background_mode_drains_the_queue():
+    url = resources.ensure_queue("orders")
+    done = []
+    runtime = LocalRuntime()
+    runtime.on_queue(url, lambda e, c: done.extend(r["body"] for r in e["Records"]), function_name="f")
+    with runtime.running():
+        send(url, *[str(i) for i in range(15)])
+        assert runtime.wait_until_quiet(timeout=10)
+    assert sorted(done, key=int) == [str(i) for i in range(15)]
+
+
+def test_stream_handler_sees_inserts_modifies_and_removes():
+    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    table = sandbox.resource("dynamodb").Table("orders")
+    table.put_item(Item={"order_id": "o1", "status": "NEW"})
+    table.put_item(Item={"order_id": "o1", "status": "PAID"})
+    table.delete_item(Key={"order_id": "o1"})
+    names = []
+    runtime = LocalRuntime()
+    runtime.on_stream("orders", lambda e, c: names.extend(r["eventName"] for r in e["Records"]), function_name="p")
+    runtime.run_until_quiet()
+    assert names == ["INSERT", "MODIFY", "REMOVE"]
+
+
+def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
+    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    failures = resources.ensure_queue("projector-failures")
+    sandbox.resource("dynamodb").Table("orders").put_item(Item={"order_id": "o1"})
+    calls = []
+
+    def broken(event, context):
+        calls.append(1)
+        raise RuntimeError("projector down")
+
+    runtime = LocalRuntime()
+    runtime.on_stream("orders", broken, max_retry_attempts=2, on_failure="projector-failures")
+    for _ in range(5):
+        runtime.deliver_due()
+    assert len(calls) == 3
+    [info] = peek_all(failures)
+    assert json.loads(info["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1

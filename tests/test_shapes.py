@@ -1,0 +1,82 @@
+"""Every event the runtime hands to a handler validates against aws-lambda-powertools'
+parser models: shapes nobody on this project wrote."""
+import json
+
+import boto3
+from aws_lambda_powertools.utilities.parser.models import (
+    DynamoDBStreamModel,
+    EventBridgeModel,
+    SnsModel,
+    SqsModel,
+)
+
+from labs import resources, sandbox
+from labs.runtime import LocalRuntime
+
+
+def capture(runtime_wiring):
+    events = []
+    runtime = LocalRuntime()
+    runtime_wiring(runtime, lambda event, context: events.append(event))
+    return runtime, events
+
+
+def test_sqs_event_with_message_attributes():
+    url = resources.ensure_queue("orders")
+    boto3.client("sqs").send_message(
+        QueueUrl=url, MessageBody='{"a": 1}',
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "x"},
+                           "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+    runtime, events = capture(lambda rt, h: rt.on_queue(url, h, function_name="f"))
+    runtime.run_until_quiet()
+    [event] = events
+    parsed = SqsModel.model_validate(event)
+    record = parsed.Records[0]
+    assert record.messageAttributes["kind"].stringValue == "x"
+    assert record.attributes.ApproximateReceiveCount == "1"
+    assert record.eventSourceARN.endswith(":orders") and record.awsRegion == "ap-northeast-1"
+
+
+def test_sqs_fifo_event():
+    url = resources.ensure_queue("orders", fifo=True)
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
+    runtime, events = capture(lambda rt, h: rt.on_queue(url, h, function_name="f"))
+    runtime.run_until_quiet()
+    record = SqsModel.model_validate(events[0]).Records[0]
+    assert record.attributes.MessageGroupId == "g"
+
+
+def test_eventbridge_event_has_account():
+    resources.ensure_bus("orders-bus")
+    resources.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]})
+    runtime, events = capture(lambda rt, h: rt.on_rule("orders-bus", "r", h, function_name="f"))
+    boto3.client("events").put_events(Entries=[{
+        "Source": "com.myapp.orders", "DetailType": "OrderCreated",
+        "Detail": json.dumps({"orderId": "O-1"}), "EventBusName": "orders-bus"}])
+    runtime.run_until_quiet()
+    parsed = EventBridgeModel.model_validate(events[0])
+    assert parsed.account == sandbox.ACCOUNT_ID
+    assert parsed.detail_type == "OrderCreated" and parsed.detail == {"orderId": "O-1"}
+
+
+def test_sns_event():
+    topic = resources.ensure_topic("order-events")
+    runtime, events = capture(lambda rt, h: rt.on_topic(topic, h, function_name="f"))
+    boto3.client("sns").publish(TopicArn=topic, Message='{"a": 1}', Subject="s",
+                                MessageAttributes={"priority": {"DataType": "String", "StringValue": "high"}})
+    runtime.run_until_quiet()
+    parsed = SnsModel.model_validate(events[0])
+    sns = parsed.Records[0].Sns
+    assert sns.MessageAttributes["priority"].Value == "high"
+    assert "ap-northeast-1" in str(sns.UnsubscribeUrl) and "us-east-1" not in str(sns.SigningCertUrl)
+
+
+def test_dynamodb_stream_event():
+    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    sandbox.resource("dynamodb").Table("orders").put_item(Item={"order_id": "o1", "total": 5})
+    runtime, events = capture(lambda rt, h: rt.on_stream("orders", h, function_name="f"))
+    runtime.run_until_quiet()
+    record = DynamoDBStreamModel.model_validate(events[0]).Records[0]
+    assert record.awsRegion == "ap-northeast-1"
+    assert record.eventSourceARN.startswith("arn:aws:dynamodb:ap-northeast-1:")
+    assert record.dynamodb.NewImage["order_id"] == "o1"
