@@ -1,0 +1,142 @@
+"""The quiz: answers are checked at once, unanswered is not a crash, the score adds up,
+and every question is a registered exercise (so `make test` checks both notebooks)."""
+import pytest
+
+from labs.workbook import checks, quiz
+from labs.workbook.exercises.lesson07 import returning
+
+
+def unanswered():
+    raise NotImplementedError()
+
+
+@pytest.fixture(autouse=True)
+def fresh_quiz():
+    quiz.reset()
+    yield
+    quiz.reset()
+
+
+def test_the_seed_question_is_first_and_its_answer_is_b():
+    seed = quiz.QUESTIONS[0]
+    assert seed.answer == "B"
+    assert "SNS + 各サービス用の SQS キュー" in seed.choices["B"]
+    assert "各サービスが専用の SQS キュー" in seed.explanation
+
+
+def test_questions_are_well_formed_and_cover_lessons_01_to_06():
+    assert len(quiz.QUESTIONS) >= 9
+    assert len({q.id for q in quiz.QUESTIONS}) == len(quiz.QUESTIONS)
+    for q in quiz.QUESTIONS:
+        assert q.answer in q.choices and len(q.choices) >= 3, q.id
+        assert q.explanation and q.text, q.id
+    covered = " ".join(q.lesson for q in quiz.QUESTIONS)
+    for lesson in ("01", "02", "03", "04", "05", "06"):
+        assert f"レッスン{lesson}" in covered
+    # the answers are spread over the letters, not always B
+    assert len({q.answer for q in quiz.QUESTIONS}) >= 3
+
+
+def test_every_question_is_a_registered_exercise():
+    registered = checks.load_all()
+    assert {q.id for q in quiz.QUESTIONS} <= set(registered)
+
+
+@pytest.mark.parametrize("q", quiz.QUESTIONS, ids=lambda q: q.id)
+def test_right_answer_is_correct_and_every_other_letter_is_not(q):
+    assert quiz.grade(q.id, returning(q.answer)).status == "correct"
+    for letter in q.choices:
+        if letter != q.answer:
+            result = quiz.grade(q.id, returning(letter))
+            assert result.status == "incorrect"
+            assert f"正解は {q.answer}" in result.reason
+
+
+def test_answers_are_forgiving_about_case_spaces_and_a_plain_value():
+    q = quiz.QUESTIONS[0]
+    assert quiz.grade(q.id, lambda: " b ").status == "correct"
+    assert quiz.grade(q.id, "B.").status == "correct"  # a value instead of a function
+
+
+@pytest.mark.parametrize("given, reason", [
+    (None, "答えが返されていません"),
+    (2, "文字列で返してください"),
+    ("E", "選択肢にありません"),
+    (["B"], "文字列で返してください"),
+])
+def test_bad_answers_are_incorrect_with_a_reason_in_japanese(given, reason):
+    result = quiz.grade("07.q01", returning(given))
+    assert result.status == "incorrect"
+    assert reason in result.reason
+
+
+def test_an_answer_that_raises_is_incorrect_not_a_crash():
+    def broken():
+        return {}["x"]
+
+    result = quiz.grade("07.q01", broken)
+    assert result.status == "incorrect"
+    assert "KeyError" in result.reason
+
+
+def test_unanswered_is_reported_and_reveals_nothing(capsys):
+    quiz.answer("07.q01", unanswered)
+    out = capsys.readouterr().out
+    assert "⏳ 未回答" in out
+    assert "解説" not in out  # the explanation comes with an answer
+
+
+def test_an_answer_prints_the_verdict_and_the_explanation(capsys):
+    quiz.answer("07.q01", returning("C"))
+    out = capsys.readouterr().out
+    assert "❌ 不正解" in out and "正解は B" in out
+    assert quiz.QUESTIONS[0].explanation in out
+
+
+def test_score_counts_each_question_once_and_the_last_answer_wins(capsys):
+    quiz.answer("07.q01", returning("A"))
+    quiz.answer("07.q01", returning("B"))  # the learner fixed it and ran the cell again
+    quiz.answer("07.q02", returning("A"))
+    quiz.answer("07.q03", unanswered)
+    score = quiz.score()
+    assert (score.correct, score.incorrect) == (1, 1)
+    assert score.unanswered == len(quiz.QUESTIONS) - 2  # never-run questions count as unanswered
+    quiz.summary()
+    assert f"得点: 1 / {len(quiz.QUESTIONS)} 問正解" in capsys.readouterr().out
+
+
+def test_answers_are_reported_for_make_test(tmp_path, monkeypatch):
+    report = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("LABS_CHECK_REPORT", str(report))
+    quiz.answer("07.q01", returning("B"))
+    quiz.answer("07.q02", unanswered)
+    assert report.read_text().splitlines() == [
+        '{"exercise": "07.q01", "status": "passed"}',
+        '{"exercise": "07.q02", "status": "not_implemented"}',
+    ]
+
+
+def test_unknown_question_is_a_clear_error():
+    with pytest.raises(KeyError, match="問題 '07.q99' はありません"):
+        quiz.grade("07.q99", returning("A"))
+
+
+def test_markdown_shows_the_question_and_every_choice():
+    text = quiz.QUESTIONS[0].markdown()
+    assert text.startswith("### 問題 1:")
+    for letter, choice in quiz.QUESTIONS[0].choices.items():
+        assert f"**{letter}.** {choice}" in text
+
+
+def test_plot_draws_one_bar_per_lesson_and_status():
+    import matplotlib.pyplot as plt
+
+    import labs.plots  # noqa: F401  (Japanese font before the axes exist)
+
+    quiz.grade("07.q01", returning("B"))
+    _, ax = plt.subplots()
+    quiz.plot(ax=ax)
+    lessons = {q.lesson for q in quiz.QUESTIONS}
+    assert len(ax.patches) == 3 * len(lessons)
+    assert sum(p.get_width() for p in ax.patches) == len(quiz.QUESTIONS)
+    plt.close(ax.figure)
