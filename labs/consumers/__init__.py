@@ -1,0 +1,1 @@
+"""Consumers: the Lambda handlers that react to order events."""

@@ -1,0 +1,1 @@
+"""Producers: plain boto3 code that puts order events into the system."""

@@ -1,0 +1,333 @@
+"""Lesson 01 (演習1): EventBridge producer, rules and consumer.
+
+Every check runs the learner's code against the sandbox itself: a pattern is put on a
+real rule and probed with real events, the producer really publishes, the dispatcher
+really writes to DynamoDB. Checks use their own ids (``CHK-...``) and clean up after
+themselves, so the notebook's own state is left as it was.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from labs import resources, sandbox
+from labs.consumers import orders
+from labs.producers import eventbridge
+from labs.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
+from labs.runtime.context import LambdaContext
+from labs.workbook.checks import exercise, expect
+
+CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
+
+
+def _drain(queue_url: str) -> list[dict]:
+    sqs = sandbox.client("sqs")
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        bodies += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+
+def _remove_rule(bus: str, rule: str) -> None:
+    events = sandbox.client("events")
+    with contextlib.suppress(ClientError):
+        targets = events.list_targets_by_rule(Rule=rule, EventBusName=bus)["Targets"]
+        if targets:
+            events.remove_targets(Rule=rule, EventBusName=bus, Ids=[t["Id"] for t in targets])
+        events.delete_rule(Name=rule, EventBusName=bus)
+
+
+# --- 1. the high-value pattern ------------------------------------------------------------
+
+def high_value_pattern() -> dict:
+    return {
+        "source": [ORDER_SOURCE],
+        "detail-type": ["OrderCreated"],
+        "detail": {"amount": [{"numeric": [">=", 10000]}]},
+    }
+
+
+# (label, source, detail-type, detail, should match)
+HIGH_VALUE_PROBES = [
+    ("10000 円ちょうど", ORDER_SOURCE, "OrderCreated", {"amount": 10000}, True),
+    ("25 万円", ORDER_SOURCE, "OrderCreated", {"amount": 250000}, True),
+    ("10000.5 円", ORDER_SOURCE, "OrderCreated", {"amount": 10000.5}, True),
+    ("9999 円", ORDER_SOURCE, "OrderCreated", {"amount": 9999}, False),
+    ("文字列の \"20000\"", ORDER_SOURCE, "OrderCreated", {"amount": "20000"}, False),
+    ("amount なし", ORDER_SOURCE, "OrderCreated", {"orderId": "CHK-1"}, False),
+    ("OrderShipped の 5 万円", ORDER_SOURCE, "OrderShipped", {"amount": 50000}, False),
+    ("別システム (com.myapp.test) の 5 万円", "com.myapp.test", "OrderCreated", {"amount": 50000}, False),
+]
+
+
+def _matches(pattern: dict, probes) -> list[bool]:
+    """Which probes a rule with ``pattern`` delivers: EventBridge's own matching, not ours."""
+    resources.ensure_bus(CHECK_BUS)
+    queue = resources.ensure_queue("workbook-check-pattern")
+    _drain(queue)
+    rule = "workbook-check-pattern"
+    try:
+        resources.ensure_rule(CHECK_BUS, rule, event_pattern=pattern, queue_url=queue)
+        sandbox.client("events").put_events(Entries=[
+            {"Source": source, "DetailType": detail_type, "EventBusName": CHECK_BUS,
+             "Detail": json.dumps({**detail, "probe": index})}
+            for index, (_, source, detail_type, detail, _) in enumerate(probes)
+        ])
+        seen = {body["detail"]["probe"] for body in _drain(queue)}
+    finally:
+        _remove_rule(CHECK_BUS, rule)
+    return [index in seen for index in range(len(probes))]
+
+
+def _gt_10000() -> dict:
+    return {"source": [ORDER_SOURCE], "detail-type": ["OrderCreated"], "detail": {"amount": [{"numeric": [">", 10000]}]}}
+
+
+def _exactly_10000() -> dict:
+    return {"source": [ORDER_SOURCE], "detail-type": ["OrderCreated"], "detail": {"amount": [10000]}}
+
+
+def _any_source() -> dict:
+    return {"detail": {"amount": [{"numeric": [">=", 10000]}]}}
+
+
+def _amount_at_top() -> dict:
+    return {"source": [ORDER_SOURCE], "detail-type": ["OrderCreated"], "amount": [{"numeric": [">=", 10000]}]}
+
+
+@exercise("01.high_value_pattern", "高額注文 (10000 円以上) のイベントパターン", reference=high_value_pattern,
+          wrong=(_gt_10000, _exactly_10000, _any_source, _amount_at_top))
+def _check_high_value(candidate):
+    pattern = candidate()
+    expect(isinstance(pattern, dict), f"パターンは dict で返してください (返り値: {type(pattern).__name__})")
+    try:
+        matched = _matches(pattern, HIGH_VALUE_PROBES)
+    except ClientError as error:
+        raise AssertionError(f"EventBridge がパターンを拒否しました: {error.response['Error']['Message']}") from None
+    wrong = [(label, should) for (label, *_, should), got in zip(HIGH_VALUE_PROBES, matched) if got != should]
+    expect(not wrong, "マッチの結果が違います: " + "、".join(
+        f"{label} は{'マッチすべき' if should else 'マッチすべきでない'}" for label, should in wrong))
+
+
+# --- 2. publish_order_event ---------------------------------------------------------------
+
+class _FakeEvents:
+    """A stand-in client whose put_events answers as told (moto never fails a valid entry)."""
+
+    def __init__(self, error_code: str | None):
+        self.error_code = error_code
+        self.calls: list[list[dict]] = []
+
+    def put_events(self, Entries):  # noqa: N803 (boto3's spelling)
+        self.calls.append(Entries)
+        if self.error_code:
+            results = [{"ErrorCode": self.error_code, "ErrorMessage": "simulated by the check"} for _ in Entries]
+        else:
+            results = [{"EventId": f"fake-id-{i + 1}"} for i in range(len(Entries))]
+        return {"FailedEntryCount": len(Entries) if self.error_code else 0, "Entries": results}
+
+
+CHECK_ORDER = {"order_id": "CHK-ORD-1", "customer_id": "CUST-CHK", "amount": 1200}
+
+
+def _seed_producer(order, event_type, *, events=None):
+    """The course text's version: naive utcnow(), no check of event_type."""
+    events = events or sandbox.client("events")
+    response = events.put_events(Entries=[{
+        "Source": ORDER_SOURCE, "DetailType": event_type, "EventBusName": ORDERS_BUS,
+        "Detail": json.dumps({"orderId": order["order_id"], "customerId": order["customer_id"],
+                              "amount": order["amount"], "timestamp": datetime.utcnow().isoformat()})}])
+    if response["FailedEntryCount"] > 0:
+        raise EventPublishError([{"ErrorCode": e.get("ErrorCode", "?"), "entry": {}} for e in response["Entries"]])
+    return response["Entries"][0]["EventId"]
+
+
+def _ignores_failures(order, event_type, *, events=None):
+    if event_type not in eventbridge.ORDER_EVENT_TYPES:
+        raise ValueError(event_type)
+    events = events or sandbox.client("events")
+    response = events.put_events(Entries=[eventbridge.order_event_entry(order, event_type)])
+    return response["Entries"][0].get("EventId")  # HTTP 200 is not success: FailedEntryCount is never read
+
+
+def _generic_error(order, event_type, *, events=None):
+    if event_type not in eventbridge.ORDER_EVENT_TYPES:
+        raise ValueError(event_type)
+    events = events or sandbox.client("events")
+    response = events.put_events(Entries=[eventbridge.order_event_entry(order, event_type)])
+    if response["FailedEntryCount"]:
+        raise RuntimeError("failed")  # neither EventPublishError nor the ErrorCode
+    return response["Entries"][0]["EventId"]
+
+
+def _accepts_any_type(order, event_type, *, events=None):
+    entry = {**eventbridge.order_event_entry(order, "OrderCreated"), "DetailType": event_type}
+    response = (events or sandbox.client("events")).put_events(Entries=[entry])
+    if response["FailedEntryCount"]:
+        raise EventPublishError([{"ErrorCode": response["Entries"][0]["ErrorCode"], "entry": entry}])
+    return response["Entries"][0]["EventId"]
+
+
+@exercise("01.publish_order_event", "publish_order_event: エントリ単位の失敗を扱う発行関数",
+          reference=eventbridge.publish_order_event,
+          wrong=(_seed_producer, _ignores_failures, _generic_error, _accepts_any_type))
+def _check_publish(candidate):
+    # 1. An unknown event type is refused before anything is sent.
+    fake = _FakeEvents(None)
+    try:
+        candidate(CHECK_ORDER, "OrderReturned", events=fake)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("未知の event_type 'OrderReturned' で ValueError を送出してください")
+    expect(not fake.calls, "未知の event_type なのに put_events を呼びました (送る前に止めてください)")
+
+    # 2. A real publish reaches orders-bus with the right envelope and detail.
+    resources.ensure_bus(ORDERS_BUS)
+    queue = resources.ensure_queue("workbook-check-publish")
+    _drain(queue)
+    rule = "workbook-check-publish"
+    try:
+        resources.ensure_rule(ORDERS_BUS, rule, queue_url=queue, event_pattern={
+            "source": [ORDER_SOURCE], "detail": {"orderId": [{"prefix": "CHK-"}]}})
+        returned = candidate(CHECK_ORDER, "OrderCreated")
+        delivered = _drain(queue)
+    finally:
+        _remove_rule(ORDERS_BUS, rule)
+    expect(len(delivered) == 1, f"orders-bus (source {ORDER_SOURCE}) に届いたイベントが {len(delivered)} 件です (1 件のはず)")
+    event = delivered[0]
+    expect(event["detail-type"] == "OrderCreated", f"detail-type が {event['detail-type']!r} です")
+    detail = event["detail"]
+    for key, value in (("orderId", "CHK-ORD-1"), ("customerId", "CUST-CHK"), ("amount", 1200)):
+        expect(detail.get(key) == value, f"detail.{key} が {detail.get(key)!r} です ({value!r} のはず)")
+    try:
+        stamp = datetime.fromisoformat(str(detail.get("timestamp")))
+    except ValueError:
+        raise AssertionError(f"detail.timestamp が ISO 8601 ではありません: {detail.get('timestamp')!r}") from None
+    expect(stamp.tzinfo is not None,
+           f"detail.timestamp にタイムゾーンがありません ({detail['timestamp']}): datetime.utcnow() は naive です。"
+           "datetime.now(timezone.utc) を使ってください")
+    expect(returned == event["id"], f"返り値は EventId ({event['id']}) にしてください (返り値: {returned!r})")
+
+    # 3. HTTP 200 with a failed entry must raise EventPublishError naming the ErrorCode.
+    try:
+        candidate(CHECK_ORDER, "OrderShipped", events=_FakeEvents("InternalFailure"))
+    except EventPublishError as error:
+        expect("InternalFailure" in str(error), f"EventPublishError のメッセージに ErrorCode (InternalFailure) を含めてください: {error}")
+    except Exception as error:
+        raise AssertionError(f"EventPublishError ではなく {type(error).__name__} が送出されました") from None
+    else:
+        raise AssertionError("FailedEntryCount=1 (ErrorCode InternalFailure) なのに例外が送出されませんでした")
+
+    # 4. Success through an injected client returns that client's EventId.
+    returned = candidate(CHECK_ORDER, "OrderCancelled", events=_FakeEvents(None))
+    expect(returned == "fake-id-1", f"events= で渡したクライアントを使い、その EventId を返してください (返り値: {returned!r})")
+
+
+# --- 3. the dispatcher ----------------------------------------------------------------------
+
+def lambda_handler(event, context):
+    return orders.lambda_handler(event, context)
+
+
+def _seed_dispatcher(event, context):
+    handlers = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
+                "OrderCancelled": orders.handle_order_cancelled}
+    return handlers[event["detail-type"]](event["detail"])  # KeyError on an unknown type
+
+
+def _everything_created(event, context):
+    return orders.handle_order_created(event["detail"])
+
+
+def _silent_unknown(event, context):
+    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
+               "OrderCancelled": orders.handle_order_cancelled}.get(event["detail-type"])
+    return handler(event["detail"]) if handler else None  # nobody will ever know
+
+
+def _swapped(event, context):
+    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_cancelled,
+               "OrderCancelled": orders.handle_order_shipped}.get(event["detail-type"])
+    if handler is None:
+        logging.getLogger(__name__).warning("Unknown event type: %s", event["detail-type"])
+        return None
+    return handler(event["detail"])
+
+
+def order_event(detail_type: str, detail: dict) -> dict:
+    """An EventBridge event exactly as a rule's Lambda target receives it."""
+    return {"version": "0", "id": "00000000-0000-4000-8000-000000000001", "detail-type": detail_type,
+            "source": ORDER_SOURCE, "account": sandbox.ACCOUNT_ID,
+            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": sandbox.REGION,
+            "resources": [], "detail": detail}
+
+
+class _Captured(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def _item(table: str, key: str, value: str) -> dict:
+    return sandbox.client("dynamodb").get_item(TableName=table, Key={key: {"S": value}}).get("Item", {})
+
+
+@exercise("01.lambda_handler", "lambda_handler: detail-type で振り分け、未知の型はログに残す",
+          reference=lambda_handler, wrong=(_seed_dispatcher, _everything_created, _silent_unknown, _swapped))
+def _check_dispatcher(candidate):
+    orders.ensure_order_tables()
+    sku, first, second = "CHK-SKU", "CHK-ORD-1", "CHK-ORD-2"
+    orders.restock({sku: 5})
+    context = LambdaContext("order-service")
+    try:
+        candidate(order_event("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
+                                               "items": [{"productId": sku, "quantity": 2}]}), context)
+        stock = orders.inventory([sku])[sku]
+        expect(stock == {"available": 3, "reserved": 2},
+               f"OrderCreated で在庫 2 個が予約されていません (在庫: {stock})")
+        candidate(order_event("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"}), context)
+        order = _item(orders.ORDERS_TABLE, "order_id", first)
+        expect(order.get("status", {}).get("S") == "SHIPPED" and order.get("tracking_number", {}).get("S") == "TRK-CHK",
+               f"OrderShipped で追跡番号が記録されていません (注文: {order.get('status', {}).get('S')})")
+        candidate(order_event("OrderCreated", {"orderId": second, "customerId": "C", "amount": 300,
+                                               "items": [{"productId": sku, "quantity": 1}]}), context)
+        candidate(order_event("OrderCancelled", {"orderId": second, "reason": "check"}), context)
+        refund = _item(orders.REFUNDS_TABLE, "order_id", second)
+        expect(bool(refund), "OrderCancelled で返金が記録されていません (refunds テーブル)")
+        stock = orders.inventory([sku])[sku]
+        expect(stock == {"available": 3, "reserved": 2},
+               f"OrderCancelled で在庫が戻っていません (在庫: {stock}; available 3 / reserved 2 のはず)")
+
+        captured, out = _Captured(), io.StringIO()
+        root = logging.getLogger()
+        root.addHandler(captured)
+        try:
+            with contextlib.redirect_stdout(out):
+                candidate(order_event("OrderReturned", {"orderId": "CHK-ORD-3"}), context)
+        except Exception as error:
+            raise AssertionError(f"未知の detail-type 'OrderReturned' で例外 {type(error).__name__}: {error} "
+                                 "が出ました。ログに残して無視してください") from None
+        finally:
+            root.removeHandler(captured)
+        told = " ".join(captured.lines) + out.getvalue()
+        expect("OrderReturned" in told, "未知の detail-type 'OrderReturned' をログ (logger.warning か print) に残してください")
+        expect(not _item(orders.ORDERS_TABLE, "order_id", "CHK-ORD-3"), "未知の detail-type で注文が書き込まれました")
+    finally:
+        ddb = sandbox.client("dynamodb")
+        for table, key, value in ((orders.INVENTORY_TABLE, "product_id", sku), (orders.ORDERS_TABLE, "order_id", first),
+                                  (orders.ORDERS_TABLE, "order_id", second), (orders.REFUNDS_TABLE, "order_id", second),
+                                  (orders.ORDERS_TABLE, "order_id", "CHK-ORD-3")):
+            ddb.delete_item(TableName=table, Key={key: {"S": value}})
