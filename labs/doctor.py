@@ -50,17 +50,17 @@ def check_sandbox():
 
 def check_font():
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib_fontja  # noqa: F401
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
+    # A figure of its own (not pyplot): the notebook's plotting backend stays untouched.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        figure, ax = plt.subplots()
-        ax.set_title("日本語のラベル: 注文イベント")
+        figure = Figure()
+        FigureCanvasAgg(figure)
+        figure.subplots().set_title("日本語のラベル: 注文イベント")
         figure.canvas.draw()
-        plt.close(figure)
     missing = [w for w in caught if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     family = matplotlib.rcParams["font.family"]
     return not missing, f"グラフの日本語フォント: {family}" + (" (文字化けの警告あり)" if missing else "")
@@ -74,7 +74,7 @@ def check_kernel():
         return False, "Jupyter カーネル python3 が見つかりません (make lab で登録されます)"
     python = KernelSpecManager().get_kernel_spec("python3").argv[0]
     result = subprocess.run([python, "-c", "import labs"], capture_output=True, text=True)
-    return result.returncode == 0, f"カーネル python3 ({python}) から labs を import " + ("できます" if result.returncode == 0 else "できません")
+    return result.returncode == 0, "Jupyter カーネル python3 から labs を import " + ("できます" if result.returncode == 0 else "できません")
 
 
 CHECKS = [check_python, check_packages, check_sandbox, check_font, check_kernel]

@@ -1,4 +1,8 @@
-"""Plots with Japanese labels that render on any laptop (no tofu boxes)."""
+"""Plots with Japanese labels that render on any laptop (no tofu boxes).
+
+Each function draws on ``ax`` when given one (and returns it); otherwise it makes its own
+figure, shows it, and returns nothing, so a notebook cell's output is just the picture.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -16,7 +20,8 @@ def timeline(records, title: str = "メッセージの流れ", ax=None):
         lane = r.target if r.kind != "publish" else f"{r.target} (発行)"
         if lane not in lanes:
             lanes.append(lane)
-    if ax is None:
+    own = ax is None
+    if own:
         _, ax = plt.subplots(figsize=(9, 0.5 * len(lanes) + 1.6))
     for r in records:
         lane = r.target if r.kind != "publish" else f"{r.target} (発行)"
@@ -30,12 +35,12 @@ def timeline(records, title: str = "メッセージの流れ", ax=None):
     handles = [plt.Line2D([], [], marker=m, linestyle="", color="gray", label=k) for k, m in KIND_MARKERS.items()]
     handles += [plt.Line2D([], [], marker="o", linestyle="", color=c, label=o) for o, c in OUTCOME_COLOURS.items()]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.figure.tight_layout()
-    return ax
+    return finish(ax, own)
 
 
 def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", ax=None):
-    if ax is None:
+    own = ax is None
+    if own:
         _, ax = plt.subplots(figsize=(max(4, 0.8 * len(labels) + 2), 3.2))
     ax.bar([str(x) for x in labels], values, color="tab:blue")
     for i, v in enumerate(values):
@@ -43,5 +48,13 @@ def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", a
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return finish(ax, own)
+
+
+def finish(ax, own: bool):
+    """Show a figure this module made (returning None); hand back an axis the caller gave."""
     ax.figure.tight_layout()
-    return ax
+    if not own:
+        return ax
+    plt.show()
+    return None

@@ -6,7 +6,8 @@ tests/test_shapes.py validates each shape with aws-lambda-powertools' parser mod
 
 * SQS records: Lambda's camelCase keys, ``eventSource``/``eventSourceARN``/``awsRegion``,
   and message attributes as ``stringValue``/``dataType`` (boto3 says ``StringValue``).
-* EventBridge events: moto leaves out ``account``.
+* EventBridge events: moto leaves out ``account`` (mended at the source, in
+  ``labs.sandbox.mend_moto``, so queues receive it too).
 * SNS records: Lambda spells ``SigningCertUrl``/``UnsubscribeUrl`` (the SQS envelope
   says ``...URL``), and moto's unsubscribe link names us-east-1.
 * DynamoDB Streams records: moto says us-east-1 and gives no ``eventSourceARN``.
@@ -17,7 +18,6 @@ import base64
 import json
 from datetime import datetime
 
-from labs.sandbox import ACCOUNT_ID
 
 
 def _lambda_message_attribute(value: dict) -> dict:
@@ -56,9 +56,9 @@ def sqs_event(messages: list[dict], queue_arn: str, region: str) -> dict:
     return {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
 
 
-def eventbridge_event(delivered: dict, account: str = ACCOUNT_ID) -> dict:
-    """An EventBridge event as a rule's target receives it."""
-    return {"account": account, **delivered} if "account" not in delivered else dict(delivered)
+def eventbridge_event(delivered: dict) -> dict:
+    """An EventBridge event as a Lambda target receives it: exactly what the rule delivered."""
+    return delivered
 
 
 def sns_record(envelope: dict, subscription_arn: str, region: str) -> dict:
