@@ -54,5 +54,8 @@ reset: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m labs.bench
 
+chaos: $(STAMP)
+	$(PY) -m labs.chaos
+
 clean:
 	rm -rf build .pytest_cache
