@@ -1,0 +1,54 @@
+"""Event-driven patterns (lesson 05): choreography, saga and CQRS.
+
+Each module is plain boto3 production code (handlers a Lambda would run unchanged)
+plus the few helpers a notebook needs to wire it to the local runtime and show it.
+"""
+from __future__ import annotations
+
+import functools
+
+import boto3
+
+
+@functools.cache
+def aws(service: str):
+    """One boto3 client per service, made on first use.
+
+    On Lambda you would create clients at import time, once per container. Here they
+    are made lazily so that importing a pattern module never needs the sandbox yet.
+    """
+    return boto3.client(service)
+
+
+def table_rows(table_name: str, key: str) -> list[dict]:
+    """Every item of a (small) table as plain Python values, sorted by ``key``."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    items = []
+    for page in aws("dynamodb").get_paginator("scan").paginate(TableName=table_name):
+        for item in page["Items"]:
+            row = {name: plain.deserialize(value) for name, value in item.items()}
+            items.append({name: _number(value) for name, value in row.items()})
+    return sorted(items, key=lambda row: str(row.get(key)))
+
+
+def _number(value):
+    """DynamoDB numbers come back as Decimal; show 3 rather than Decimal('3')."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def recreate_table(name: str, key: str, *, stream: str | None = None) -> str:
+    """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
+    from labs import resources
+
+    ddb = aws("dynamodb")
+    try:
+        ddb.delete_table(TableName=name)
+    except ddb.exceptions.ResourceNotFoundException:
+        pass
+    return resources.ensure_table(name, key, stream=stream)
