@@ -30,7 +30,8 @@ QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (ru
 
 
 class LocalRuntime:
-    def __init__(self) -> None:
+    def __init__(self, delivery=None) -> None:
+        self.delivery = delivery  # e.g. labs.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
         self.sources: dict[str, object] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -44,7 +45,8 @@ class LocalRuntime:
                  batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30) -> SqsSource:
         """An SQS event source mapping from ``queue_url`` to ``handler``."""
         name = function_name or handler.__name__
-        source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout)
+        source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
+                           delivery=self.delivery)
         return self._add(f"sqs:{name}:{source.queue_name}", source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,

@@ -21,6 +21,7 @@ import json
 from typing import Callable
 
 from labs import sandbox
+from labs.delivery import ExactDelivery
 from labs.observe import recorder
 from labs.runtime import shapes
 from labs.clock import clock
@@ -67,6 +68,7 @@ class QueueSource:
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
+        messages = self._arrange(messages)
         if not messages:
             return 0
         return self._deliver(messages)
@@ -79,6 +81,9 @@ class QueueSource:
         return len(self._parked)
 
     # -- what subclasses decide -----------------------------------------------------------
+    def _arrange(self, messages: list[dict]) -> list[dict]:
+        return messages
+
     def _deliver(self, messages: list[dict]) -> int:
         raise NotImplementedError
 
@@ -131,16 +136,33 @@ class SqsSource(QueueSource):
 
     kind = "sqs"
 
-    def __init__(self, queue_url, handler, function_name, batch_size=10, report_batch_item_failures=True, timeout=30):
+    def __init__(self, queue_url, handler, function_name, batch_size=10, report_batch_item_failures=True, timeout=30,
+                 delivery=None):
         super().__init__(queue_url, handler, function_name, batch_size, timeout)
         self.report_batch_item_failures = report_batch_item_failures
+        # Duplicates and reordering (labs.delivery); the default is moto's in-order, once-only delivery.
+        self.delivery = (delivery or ExactDelivery()).for_queue(
+            self.queue_name, self.visibility_timeout, self.max_receive_count)
+
+    def _arrange(self, messages):
+        return self.delivery.arrange(messages, self.batch_size, self.function_name)
+
+    def next_due(self):
+        return min((d for d in (super().next_due(), self.delivery.next_due()) if d is not None), default=None)
+
+    @property
+    def parked(self):
+        return super().parked + self.delivery.pending
 
     def _deliver(self, messages):
         event = shapes.sqs_event(messages, self.queue_arn, sandbox.current().region)
+        started = clock.now()
         call = invoke(self.handler, event, self.function_name, self.timeout)
+        overran = clock.now() - started > self.visibility_timeout  # SQS let others see the batch meanwhile
         failed = self.failed_ids(call, messages)
         self._record_invocation(call, messages, failed, self.queue_name)
-        self._settle(messages, failed)
+        self._settle([m for m in messages if not self.delivery.is_copy(m)], failed)
+        self.delivery.settled(messages, failed, overran)
         return 1
 
     def failed_ids(self, call: Invocation, messages: list[dict]) -> set[str]:
@@ -180,8 +202,11 @@ class AsyncSource(QueueSource):
         for message in messages:  # Lambda invokes once per event
             try:
                 event = self.shape(shapes.json_body(message["Body"]))
-            except (ValueError, KeyError) as error:
+            except ValueError as error:
                 call = Invocation(self.function_name, {}, error=error)
+            except KeyError as error:  # e.g. a raw body where an SNS envelope was expected
+                call = Invocation(self.function_name, {}, error=ValueError(
+                    f"{self.source} から届いたメッセージの形が想定と違います: 項目 {error} がありません"))
             else:
                 call = invoke(self.handler, event, self.function_name, self.timeout)
             if not call.ok:

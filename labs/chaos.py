@@ -1,0 +1,165 @@
+"""A soak test: thousands of orders through SNS -> SQS -> handler while things go wrong.
+
+``python -m labs.chaos`` (``make chaos``) runs the same pipeline many times, each run
+with its own seed and handler failure rate (0 to 50 %), plus poison messages, crashes
+after a partial side effect, handlers slower than the visibility timeout, and SQS's
+own duplicates and reordering (labs.delivery). After each run the ledger (labs.ledger)
+must balance: every published order processed exactly once or parked in the DLQ,
+none lost, no side effect applied twice. The last line reads::
+
+    runs=N published=P processed=Q dlq=D lost=0 double_effects=0
+
+and the exit status is 0 only then. Orders are published and drained in rounds so the
+queue stays shallow (moto's receive cost grows with queue depth).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+
+import boto3
+from botocore.exceptions import ClientError
+
+from labs import ledger, resources, sandbox
+from labs.delivery import RealisticDelivery
+from labs.faults import Faults
+from labs.observe import recorder
+from labs.runtime import LocalRuntime
+
+TOPIC = "chaos-orders"
+QUEUE = "chaos-inventory-queue"
+DEAD_LETTER_QUEUE = "chaos-inventory-dlq"
+TABLE = "chaos-inventory"  # one item per order: the idempotency record and the effect counter
+VISIBILITY_TIMEOUT = 30
+MAX_RECEIVE_COUNT = 3
+
+FAILURE_RATES = (0.0, 0.1, 0.2, 0.3, 0.5)
+
+
+# --- the consumer under test: plain boto3, as it would run on Lambda ----------------------
+
+def make_handler(table_name: str, faults: Faults, idempotent: bool = True):
+    """An SQS handler (SNS envelopes) that reserves stock for each order, once per order."""
+    table = boto3.resource("dynamodb").Table(table_name)
+
+    def process_message(order: dict) -> None:
+        order_id = order["order_id"]
+        faults.start(order_id)
+        # First side effect: mark stock as reserved. Setting a value is safe to repeat.
+        table.update_item(Key={"order_id": order_id}, UpdateExpression="SET reserved = :yes",
+                          ExpressionAttributeValues={":yes": True})
+        faults.crash_point(order_id)
+        # The effect that must happen once: a conditional write keyed by the order id.
+        # A duplicate delivery (or a retry after a crash) finds processed_at set and stops.
+        update = {
+            "Key": {"order_id": order_id},
+            "UpdateExpression": "SET processed_at = :now ADD applied :one",
+            "ExpressionAttributeValues": {":now": datetime.now(timezone.utc).isoformat(), ":one": 1},
+        }
+        if idempotent:
+            update["ConditionExpression"] = "attribute_not_exists(processed_at)"
+        try:
+            table.update_item(**update)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Already processed: the duplicate is absorbed, and the message counts as done.
+
+    def lambda_handler(event, context):
+        failures = []
+        for record in event["Records"]:
+            try:
+                envelope = json.loads(record["body"])
+                process_message(json.loads(envelope["Message"]))
+            except Exception:
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    return lambda_handler
+
+
+# --- one run ------------------------------------------------------------------------------
+
+def provision() -> tuple[str, str]:
+    """The soak's world; returns (topic ARN, queue URL)."""
+    topic = resources.ensure_topic(TOPIC)
+    queue = resources.ensure_queue(QUEUE, visibility_timeout=VISIBILITY_TIMEOUT,
+                                   dead_letter_queue=DEAD_LETTER_QUEUE, max_receive_count=MAX_RECEIVE_COUNT)
+    resources.ensure_subscription(topic, queue)
+    resources.ensure_table(TABLE, "order_id")
+    return topic, queue
+
+
+def publish_orders(topic_arn: str, first: int, count: int) -> None:
+    sns = sandbox.client("sns")
+    for start in range(first, first + count, 10):
+        entries = [
+            {"Id": str(i), "Message": json.dumps({"order_id": f"order-{i:06d}", "quantity": 1 + i % 3})}
+            for i in range(start, min(start + 10, first + count))
+        ]
+        sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+
+
+def run(seed: int, messages: int, failure_rate: float, *, duplicate_rate: float = 0.05, poison_rate: float = 0.005,
+        crash_rate: float = 0.05, slow_rate: float = 0.01, round_size: int = 50, idempotent: bool = True,
+        progress=None) -> tuple[ledger.Ledger, Faults]:
+    """Publish ``messages`` orders in rounds of ``round_size`` and drain each round; return the ledger."""
+    sandbox.start()
+    sandbox.reset()
+    recorder.clear()
+    topic, queue = provision()
+    faults = Faults(seed=seed, failure_rate=failure_rate, poison_rate=poison_rate, crash_rate=crash_rate,
+                    slow_rate=slow_rate, slow_seconds=2 * VISIBILITY_TIMEOUT)
+    runtime = LocalRuntime(delivery=RealisticDelivery(seed=seed, duplicate_rate=duplicate_rate))
+    runtime.on_queue(queue, make_handler(TABLE, faults, idempotent), function_name="inventory")
+    for first in range(0, messages, round_size):
+        count = min(round_size, messages - first)
+        publish_orders(topic, first, count)
+        runtime.run_until_quiet()
+        if progress is not None:
+            progress.update(count)
+    return ledger.take(published_to=TOPIC, queue_url=queue, effects_table=TABLE), faults
+
+
+# --- the command ----------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labs.chaos", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
+    parser.add_argument("--messages", type=int, default=240, help="orders per run (default 240)")
+    parser.add_argument("--rates", type=float, nargs="+", default=list(FAILURE_RATES), help="handler failure rates")
+    parser.add_argument("--duplicate-rate", type=float, default=0.05)
+    parser.add_argument("--round-size", type=int, default=50, help="orders published before each drain")
+    parser.add_argument("--quick", action="store_true", help="a short soak for tests (2 seeds x 2 rates x 40 orders)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.messages, args.rates = 2, 40, [0.0, 0.5]
+
+    from tqdm import tqdm
+
+    plan = [(seed, rate) for seed in range(1, args.seeds + 1) for rate in args.rates]
+    total = None
+    started = time.monotonic()
+    with tqdm(total=len(plan) * args.messages, unit="msg", file=sys.stderr, leave=False, mininterval=0.5) as bar:
+        for seed, rate in plan:
+            run_started = time.monotonic()
+            result, faults = run(seed, args.messages, rate, duplicate_rate=args.duplicate_rate,
+                                 round_size=args.round_size, progress=bar)
+            total = result if total is None else total + result
+            verdict = "ok" if result.ok and not result.in_flight else "NG"
+            tqdm.write(f"seed={seed} failure_rate={rate:.2f} {result.line()} faults: {faults.summary()} "
+                       f"{time.monotonic() - run_started:.1f}s {verdict}", file=sys.stdout)
+    print(f"({time.monotonic() - started:.1f}s)", file=sys.stderr)
+    passed = total.ok and total.in_flight == 0
+    if total.in_flight:
+        print(f"未完了のメッセージが {total.in_flight} 件残っています", file=sys.stderr)
+    print(f"runs={len(plan)} published={total.published} processed={total.processed} dlq={total.dlq} "
+          f"lost={total.lost} double_effects={total.double_effects}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
