@@ -93,20 +93,26 @@ def _target_of(service: str, params: dict) -> str:
     return params.get("StreamName", "")
 
 
+def _summarise(params: dict, parsed: dict) -> tuple[int, int, list[str], str]:
+    """(messages sent, messages failed, their ids, error code) of one publishing call."""
+    sent = params.get("Entries") or params.get("PublishBatchRequestEntries") or params.get("Records") or [params]
+    error = (parsed.get("Error") or {}).get("Code", "")
+    failed = len(sent) if error else (
+        parsed.get("FailedEntryCount") or parsed.get("FailedRecordCount") or len(parsed.get("Failed") or []))
+    results = parsed.get("Entries") or parsed.get("Successful") or parsed.get("Records") or [parsed]
+    ids = [r[key] for r in results for key in ("EventId", "MessageId", "SequenceNumber") if r.get(key)]
+    return len(sent), failed, ids, error
+
+
 def _on_publish(service: str, operation: str):
     name = _PUBLISHING[(service, operation)]
 
-    def hook(http_response, parsed, model, context, **_):
+    def hook(parsed, context, **_):
         params = context.get("labs_params", {})
-        entries = params.get("Entries") or params.get("PublishBatchRequestEntries") or params.get("Records")
-        count = len(entries) if entries else 1
-        failed = parsed.get("FailedEntryCount") or len(parsed.get("Failed", []) or []) or parsed.get("FailedRecordCount") or 0
-        error = parsed.get("Error", {}).get("Code") if isinstance(parsed.get("Error"), dict) else None
-        outcome = "error" if error else ("partial" if failed else "ok")
-        ids = [e.get("EventId") or e.get("MessageId") or e.get("Id") or "" for e in parsed.get("Entries", []) or parsed.get("Successful", []) or []]
-        ids += [parsed[k] for k in ("MessageId", "SequenceNumber") if k in parsed]
-        detail = f"{failed} 件失敗" if failed else (error or "")
-        recorder.record("publish", name, _target_of(service, params), outcome, count, detail, ids)
+        sent, failed, ids, error = _summarise(params, parsed)
+        outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
+        detail = error or (f"{failed} 件失敗" if failed else "")
+        recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids)
 
     return hook
 
@@ -119,8 +125,10 @@ def attach(session) -> None:
     """Watch every publishing call made by clients of this boto3 session."""
     events = session._session if hasattr(session, "_session") else session
     for service, operation in _PUBLISHING:
-        events.register(f"provide-client-params.{service}.{operation}", _remember_params, unique_id=f"labs-params-{service}-{operation}")
-        events.register(f"after-call.{service}.{operation}", _on_publish(service, operation), unique_id=f"labs-publish-{service}-{operation}")
+        events.register(f"provide-client-params.{service}.{operation}", _remember_params,
+                        unique_id=f"labs-params-{service}-{operation}")
+        events.register(f"after-call.{service}.{operation}", _on_publish(service, operation),
+                        unique_id=f"labs-publish-{service}-{operation}")
 
 
 # --- tables ----------------------------------------------------------------------------
