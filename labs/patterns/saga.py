@@ -216,6 +216,15 @@ class SagaTimeout(RuntimeError):
     """The execution did not finish in time (a worker never answered its task token)."""
 
 
+class WorkerFailed(RuntimeError):
+    """A worker raised instead of answering: its message would only come back after the
+    visibility timeout, so ``run`` stops the execution and says so at once."""
+
+    def __init__(self, worker: str, error: BaseException):
+        self.worker, self.error = worker, error
+        super().__init__(f"ワーカー {worker} が例外を送出しました: {type(error).__name__}: {error}")
+
+
 @dataclass
 class Execution:
     arn: str
@@ -246,11 +255,17 @@ def run(runtime, state_machine_arn: str, order: dict, *, timeout: float = 10.0) 
     name = f"{order['order_id']}-{uuid.uuid4()}"
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(order))["executionArn"]
     deadline = time.monotonic() + timeout
+    seen = {key: len(source.invocations) for key, source in runtime.sources.items()}
     while True:
         runtime.deliver_due()
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             break
+        for key, source in runtime.sources.items():
+            failed = [call for call in source.invocations[seen.get(key, 0):] if not call.ok]
+            if failed:
+                sfn.stop_execution(executionArn=arn, error="WorkerFailed", cause=failed[0].describe_error())
+                raise WorkerFailed(source.function_name, failed[0].error)
         if time.monotonic() > deadline:
             sfn.stop_execution(executionArn=arn, error="SagaTimeout", cause="ワーカーが応答しませんでした")
             waiting = [row["ステート"] for row in history(arn) if row["イベント"] == "TaskStateEntered"][-1:]
@@ -338,6 +353,6 @@ def plot(execution: Execution, title: str = "", ax=None):
     ax.set_xlabel("実行開始からの経過 (秒)")
     ax.set_title(title or f"Saga の実行 ({execution.status})")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:green", "tab:orange", "tab:red")]
-    ax.legend(handles, ["正常なステップ", "補償", "失敗"], loc="lower right", fontsize=8)
+    ax.legend(handles, ["正常なステップ", "補償", "失敗"], loc="upper right", fontsize=8)
     ax.figure.tight_layout()
     return ax
