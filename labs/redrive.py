@@ -1,0 +1,173 @@
+"""Sending dead-lettered messages back to their queue once the bug is fixed.
+
+On AWS, ``StartMessageMoveTask`` (the console's "Start DLQ redrive") moves a DLQ's messages
+back to their source queue. moto does not implement it, so this module does the same job
+with plain SQS calls, and also replays what the DLQ handler (labs.consumers.dlq) archived
+in ``failed-messages``, because a consumer on the DLQ takes the messages out of it.
+
+Safe to run twice, and to interrupt:
+
+* A message is deleted from the DLQ only after it was sent to the source queue, so a crash
+  loses nothing (at worst the message is sent twice: consumers must be idempotent anyway).
+* An archived row is first *claimed* (``pending_review`` -> ``redriving``, conditionally), so two
+  runs never send it both; a row left ``redriving`` by a crash is picked up by the next run.
+* A second run finds nothing left to do and sends nothing.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import boto3
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from labs.observe import recorder
+
+FAILED_MESSAGES_TABLE = "failed-messages"
+
+
+@functools.cache
+def _sqs():
+    return boto3.client("sqs")
+
+
+@functools.cache
+def _dynamodb():
+    return boto3.resource("dynamodb")
+
+
+def _name(queue_url: str) -> str:
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _arn(queue_url: str) -> str:
+    return _sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@dataclass
+class RedriveReport:
+    moved: list[str] = field(default_factory=list)  # message ids taken from the DLQ itself
+    replayed: list[str] = field(default_factory=list)  # message ids replayed from failed-messages
+
+    @property
+    def total(self) -> int:
+        return len(self.moved) + len(self.replayed)
+
+    def __str__(self) -> str:
+        return f"DLQ から移動: {len(self.moved)} 件 / failed-messages から再送: {len(self.replayed)} 件"
+
+
+def peek(queue_url: str) -> list[dict]:
+    """Every message in the queue, left in the queue (each receive still counts as a receive)."""
+    sqs, seen = _sqs(), []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                       MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
+                                       ).get("Messages", []):
+        seen += batch
+    for message in seen:  # make them visible again at once
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return seen
+
+
+def _fifo_params(message: dict, queue_url: str) -> dict:
+    if not queue_url.endswith(".fifo"):
+        return {}
+    attributes = message.get("Attributes", {})
+    return {"MessageGroupId": attributes.get("MessageGroupId", "redrive"),
+            "MessageDeduplicationId": attributes.get("MessageDeduplicationId") or message["MessageId"]}
+
+
+def move_messages(dlq_url: str, source_url: str) -> list[str]:
+    """StartMessageMoveTask's job: every message of the DLQ back to ``source_url``, body and
+    message attributes unchanged. Returns the moved messages' ids."""
+    sqs, moved = _sqs(), []
+    while batch := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                       MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
+                                       ).get("Messages", []):
+        for message in batch:
+            params = {"QueueUrl": source_url, "MessageBody": message["Body"], **_fifo_params(message, source_url)}
+            if message.get("MessageAttributes"):
+                params["MessageAttributes"] = message["MessageAttributes"]
+            sqs.send_message(**params)  # first send ...
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])  # ... then delete
+            moved.append(message["MessageId"])
+    if moved:
+        recorder.record("redrive", _name(dlq_url), _name(source_url), "ok", len(moved), "DLQ から移動", moved)
+    return moved
+
+
+def sqs_message_attributes(lambda_shaped: dict) -> dict:
+    """Message attributes as Lambda hands them over ({stringValue, dataType}) -> as SQS takes them."""
+    converted = {}
+    for name, value in lambda_shaped.items():
+        if value.get("binaryValue") is not None:
+            converted[name] = {"DataType": value["dataType"], "BinaryValue": base64.b64decode(value["binaryValue"])}
+        else:
+            converted[name] = {"DataType": value["dataType"], "StringValue": value["stringValue"]}
+    return converted
+
+
+def _set_status(table, message_id: str, old: tuple[str, ...], new: str, **extra) -> bool:
+    """Move a row from one of ``old`` to ``new``; False when another run got there first."""
+    names = {"#s": "status"}
+    values = {":new": new, **{f":old{i}": s for i, s in enumerate(old)}}
+    sets = ["#s = :new"]
+    for i, (key, value) in enumerate(extra.items()):
+        names[f"#k{i}"], values[f":v{i}"] = key, value
+        sets.append(f"#k{i} = :v{i}")
+    try:
+        table.update_item(
+            Key={"message_id": message_id}, UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(message_id) AND #s IN (" + ", ".join(f":old{i}" for i in range(len(old))) + ")",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "ResourceNotFoundException"):
+            return False  # another run got there first, or no table: nothing to mark
+        raise
+    return True
+
+
+def replay_failed_messages(dlq_url: str, source_url: str, table_name: str = FAILED_MESSAGES_TABLE) -> list[str]:
+    """Send again what the DLQ handler archived from this DLQ; mark each row ``resolved``."""
+    table, dlq_arn, replayed = _dynamodb().Table(table_name), _arn(dlq_url), []
+    rows, scan = [], {"FilterExpression": Attr("dlq_arn").eq(dlq_arn) & Attr("status").is_in(["pending_review", "redriving"])}
+    while True:
+        try:
+            page = table.scan(**scan)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                return []  # no DLQ handler has archived anything
+            raise
+        rows += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for row in sorted(rows, key=lambda r: r["failed_at"]):
+        if row["status"] == "pending_review" and not _set_status(table, row["message_id"], ("pending_review",), "redriving"):
+            continue  # another run claimed it
+        params = {"QueueUrl": source_url, "MessageBody": row["body"]}
+        attributes = sqs_message_attributes(json.loads(row.get("message_attributes") or "{}"))
+        if attributes:
+            params["MessageAttributes"] = attributes
+        sent = _sqs().send_message(**params)
+        _set_status(table, row["message_id"], ("redriving",), "resolved",
+                    resolved_at=datetime.now(timezone.utc).isoformat(), redriven_as=sent["MessageId"])
+        replayed.append(row["message_id"])
+    if replayed:
+        recorder.record("redrive", table_name, _name(source_url), "ok", len(replayed), "failed-messages から再送", replayed)
+    return replayed
+
+
+def redrive(dlq_url: str, source_url: str, table_name: str = FAILED_MESSAGES_TABLE) -> RedriveReport:
+    """Everything that failed on ``source_url`` goes back to it: what is still in the DLQ, and
+    what the DLQ handler archived. Rows of moved messages are marked ``resolved`` too."""
+    report = RedriveReport(moved=move_messages(dlq_url, source_url))
+    table, now = _dynamodb().Table(table_name), datetime.now(timezone.utc).isoformat()
+    for message_id in report.moved:
+        _set_status(table, message_id, ("pending_review",), "resolved", resolved_at=now)  # no row: nothing to do
+    report.replayed = replay_failed_messages(dlq_url, source_url, table_name)
+    return report

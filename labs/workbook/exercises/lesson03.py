@@ -1,0 +1,225 @@
+"""Lesson 03 (演習3): dead-letter queues. Checks for the redrive policy, the DLQ handler and the redrive."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from labs import redrive as redrive_module
+from labs import resources, sandbox
+from labs.consumers import dlq
+from labs.workbook.checks import expect, exercise
+
+# --- 03.create_queue_with_dlq ----------------------------------------------------------------
+
+
+def create_queue_with_dlq(name: str, dlq_name: str, max_receive_count: int = 3) -> str:
+    """Reference: the DLQ first (its ARN goes into the policy), then the queue with a RedrivePolicy."""
+    sqs = sandbox.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+    return sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(policy)})["QueueUrl"]
+
+
+def _once(name, dlq_name, max_receive_count=3):
+    return create_queue_with_dlq(name, dlq_name, 1)
+
+
+def _policy_with_url(name, dlq_name, max_receive_count=3):
+    sqs = sandbox.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
+    policy = {"deadLetterTargetArn": dlq_url, "maxReceiveCount": max_receive_count}
+    return sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(policy)})["QueueUrl"]
+
+
+def _no_policy(name, dlq_name, max_receive_count=3):
+    sqs = sandbox.client("sqs")
+    sqs.create_queue(QueueName=dlq_name)
+    return sqs.create_queue(QueueName=name)["QueueUrl"]
+
+
+def _delete_queues(*names: str) -> None:
+    sqs = sandbox.client("sqs")
+    for name in names:
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except sqs.exceptions.QueueDoesNotExist:
+            pass
+
+
+@exercise("03.create_queue_with_dlq", "RedrivePolicy: 3 回受信しても処理できないメッセージを DLQ へ",
+          reference=create_queue_with_dlq, wrong=(_once, _policy_with_url, _no_policy))
+def _(candidate):
+    sqs, name, dlq_name = sandbox.client("sqs"), "check-03-orders", "check-03-orders-dlq"
+    _delete_queues(name, dlq_name)  # each check starts from nothing
+    try:
+        try:
+            url = candidate(name, dlq_name, 3)
+        except sqs.exceptions.ClientError as error:
+            expect(False, f"SQS がキューの作成を拒否しました: {error}")
+        expect(isinstance(url, str) and url.endswith("/" + name), f"作ったキュー {name} の URL を返してください (返り値: {url!r:.80})")
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        expect("RedrivePolicy" in attributes, "キューに RedrivePolicy 属性がありません")
+        policy = json.loads(attributes["RedrivePolicy"])
+        dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+        expect(policy.get("deadLetterTargetArn") == resources.queue_arn(dlq_url),
+               f"deadLetterTargetArn は DLQ の URL ではなく ARN です (設定値: {policy.get('deadLetterTargetArn')})")
+        expect(int(policy.get("maxReceiveCount", 0)) == 3, f"maxReceiveCount は 3 にしてください (設定値: {policy.get('maxReceiveCount')})")
+        # And it behaves: three receives without a delete, and the fourth finds it in the DLQ.
+        sqs.send_message(QueueUrl=url, MessageBody="poison")
+        for _ in range(3):
+            expect(len(sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages", [])) == 1,
+                   "3 回目までの受信でメッセージが返ってきません")
+        sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+        moved = sqs.receive_message(QueueUrl=dlq_url).get("Messages", [])
+        expect([m["Body"] for m in moved] == ["poison"], "3 回受信されたメッセージが DLQ に移りませんでした")
+    finally:
+        _delete_queues(name, dlq_name)
+
+
+# --- 03.dlq_handler --------------------------------------------------------------------------
+
+INBOX = "check-03-alerts-inbox"
+
+
+def _dlq_record(message_id: str, body: str, receive_count: str) -> dict:
+    return {"messageId": message_id, "receiptHandle": f"rh-{message_id}", "body": body,
+            "attributes": {"ApproximateReceiveCount": receive_count, "SentTimestamp": "1767225600000",
+                           "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1767225600001"},
+            "messageAttributes": {"priority": {"stringValue": "high", "binaryValue": None, "stringListValues": [],
+                                               "binaryListValues": [], "dataType": "String"}},
+            "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:check-03-dlq", "awsRegion": "ap-northeast-1"}
+
+
+def _seed_handler(event, context):
+    """The course text: receive_count read, but the attributes and the DLQ are not kept."""
+    for record in event["Records"]:
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+        dlq.send_alert(record["messageId"], record["body"], receive_count)
+        dlq.save_failed_message(record["messageId"], record["body"], receive_count)
+
+
+def _string_count(event, context):
+    for record in event["Records"]:
+        count = record["attributes"]["ApproximateReceiveCount"]
+        dlq.send_alert(record["messageId"], record["body"], count)
+        dlq.save_failed_message(record["messageId"], record["body"], count, queue_arn=record["eventSourceARN"],
+                                message_attributes=record["messageAttributes"])
+    return {"batchItemFailures": []}
+
+
+def _no_alert(event, context):
+    for record in event["Records"]:
+        dlq.save_failed_message(record["messageId"], record["body"], int(record["attributes"]["ApproximateReceiveCount"]),
+                                queue_arn=record["eventSourceARN"], message_attributes=record["messageAttributes"])
+    return {"batchItemFailures": []}
+
+
+@exercise("03.dlq_handler", "DLQ ハンドラ: アラートを送り、failed-messages に保存する",
+          reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert))
+def _(candidate):
+    sqs = sandbox.client("sqs")
+    alerts = resources.ensure_topic(dlq.ALERTS_TOPIC)
+    inbox = resources.ensure_queue(INBOX)
+    resources.ensure_subscription(alerts, inbox, raw=True)
+    resources.ensure_table(dlq.FAILED_MESSAGES_TABLE, "message_id")
+    table = sandbox.resource("dynamodb").Table(dlq.FAILED_MESSAGES_TABLE)
+    ids = ["check-03-dlq-1", "check-03-dlq-2"]
+    for message_id in ids:
+        table.delete_item(Key={"message_id": message_id})
+    while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+        for m in batch:
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
+    long_body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": "X", "note": "あ" * 300}}, ensure_ascii=False)
+    event = {"Records": [_dlq_record(ids[0], long_body, "4"), _dlq_record(ids[1], '{"order": "short"}', "5")]}
+    try:
+        result = candidate(event, None)
+        alerts_seen = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])]
+        rows = {i: table.get_item(Key={"message_id": i}).get("Item") for i in ids}
+    finally:
+        for message_id in ids:
+            table.delete_item(Key={"message_id": message_id})
+    expect(all(rows.values()), f"failed-messages に保存されていない message_id があります: {[i for i, r in rows.items() if not r]}")
+    for (message_id, row), count in zip(rows.items(), (4, 5)):
+        expect(row["receive_count"] == count and not isinstance(row["receive_count"], str),
+               f"receive_count は数値 {count} で保存してください (ApproximateReceiveCount は文字列で届きます。保存値: {row['receive_count']!r})")
+        expect(row.get("status") == "pending_review", f"status は 'pending_review' にしてください (保存値: {row.get('status')!r})")
+        failed_at = datetime.fromisoformat(row.get("failed_at", ""))
+        expect(failed_at.tzinfo is not None, "failed_at はタイムゾーン付きにしてください (datetime.now(timezone.utc))")
+        expect(row.get("dlq_arn") == event["Records"][0]["eventSourceARN"],
+               "再送できるように queue_arn=record['eventSourceARN'] も保存してください")
+        expect("priority" in json.loads(row.get("message_attributes") or "{}"),
+               "再送でメッセージ属性を失わないように message_attributes=record['messageAttributes'] も保存してください")
+    expect(len(rows[ids[0]]["body_preview"]) == 200, "body_preview は本文の先頭 200 文字です")
+    expect(sorted(a.get("message_id") for a in alerts_seen) == ids,
+           f"レコードごとに 1 通のアラートを alerts トピックに送ってください (届いたアラート: {len(alerts_seen)} 通)")
+    expect(isinstance(result, dict) and result.get("batchItemFailures") == [],
+           f"全件処理できたら {{'batchItemFailures': []}} を返してください (返り値: {result!r:.80})")
+
+
+# --- 03.redrive_messages ---------------------------------------------------------------------
+
+def redrive_messages(dlq_url: str, source_url: str) -> int:
+    """Reference: the queue-to-queue move of labs.redrive."""
+    return len(redrive_module.move_messages(dlq_url, source_url))
+
+
+def _forgets_attributes(dlq_url, source_url):
+    sqs, moved = sandbox.client("sqs"), 0
+    while batch := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in batch:
+            sqs.send_message(QueueUrl=source_url, MessageBody=m["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def _never_deletes(dlq_url, source_url):
+    sqs = sandbox.client("sqs")
+    batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                VisibilityTimeout=0).get("Messages", [])
+    for m in batch:
+        sqs.send_message(QueueUrl=source_url, MessageBody=m["Body"], MessageAttributes=m.get("MessageAttributes", {}))
+    return len(batch)
+
+
+def _first_batch_only(dlq_url, source_url):
+    sqs = sandbox.client("sqs")
+    batch = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+    for m in batch:
+        sqs.send_message(QueueUrl=source_url, MessageBody=m["Body"], MessageAttributes=m.get("MessageAttributes", {}))
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+    return len(batch)
+
+
+@exercise("03.redrive_messages", "再投入 (redrive): DLQ のメッセージを元のキューへ戻す",
+          reference=redrive_messages, wrong=(_forgets_attributes, _never_deletes, _first_batch_only))
+def _(candidate):
+    sqs, source_name, dlq_name = sandbox.client("sqs"), "check-03-redrive-src", "check-03-redrive-dlq"
+    _delete_queues(source_name, dlq_name)
+    source_url, dlq_url = sqs.create_queue(QueueName=source_name)["QueueUrl"], sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
+    try:
+        sent = {}
+        for i in range(12):  # more than one receive can return
+            body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": f"R-{i:02d}"}})
+            sqs.send_message(QueueUrl=dlq_url, MessageBody=body,
+                             MessageAttributes={"priority": {"DataType": "String", "StringValue": "high" if i % 2 else "low"}})
+            sent[body] = "high" if i % 2 else "low"
+        first = candidate(dlq_url, source_url)
+        second = candidate(dlq_url, source_url)  # running it again must change nothing
+        got = []
+        while batch := sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
+            got += batch
+            for m in batch:
+                sqs.delete_message(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"])
+        left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    finally:
+        _delete_queues(source_name, dlq_name)
+    expect(sorted(m["Body"] for m in got) == sorted(sent) if len(got) <= len(sent) else False,
+           f"元のキューには 12 通が 1 通ずつ戻るはずが {len(got)} 通ありました (2 回実行しても重複しないように、送ったら DLQ から削除します)")
+    expect(int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 0,
+           "DLQ にメッセージが残っています (受信は 1 回 10 通まで: 空になるまで繰り返します)")
+    expect(all(m.get("MessageAttributes", {}).get("priority", {}).get("StringValue") == sent[m["Body"]] for m in got),
+           "メッセージ属性 (priority) が失われました: MessageAttributeNames=['All'] で受け取り、そのまま送ります")
+    expect((first, second) == (12, 0), f"移動した件数を返してください: 1 回目 12、2 回目 0 のはずが ({first}, {second})")
