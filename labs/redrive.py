@@ -88,16 +88,28 @@ def move_messages(dlq_url: str, source_url: str) -> list[str]:
     while batch := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
                                        MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
                                        ).get("Messages", []):
-        for message in batch:
+        for done, message in enumerate(batch):
             params = {"QueueUrl": source_url, "MessageBody": message["Body"], **_fifo_params(message, source_url)}
             if message.get("MessageAttributes"):
                 params["MessageAttributes"] = message["MessageAttributes"]
-            sqs.send_message(**params)  # first send ...
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])  # ... then delete
+            try:
+                sqs.send_message(**params)  # first send ...
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])  # ... then delete
+            except Exception:
+                _release(dlq_url, batch[done:])  # the rest is visible again at once for the next run
+                raise
             moved.append(message["MessageId"])
     if moved:
         recorder.record("redrive", _name(dlq_url), _name(source_url), "ok", len(moved), "DLQ から移動", moved)
     return moved
+
+
+def _release(queue_url: str, messages: list[dict]) -> None:
+    for message in messages:
+        try:
+            _sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        except Exception:
+            pass  # it comes back by itself when its visibility timeout ends
 
 
 def sqs_message_attributes(lambda_shaped: dict) -> dict:

@@ -1,0 +1,151 @@
+"""labs.redrive: run twice, interrupted or not: no duplicates, nothing lost, rows resolved."""
+import json
+
+import pytest
+
+from labs import redrive, resources, sandbox
+from labs.consumers import dlq
+from labs.runtime import LocalRuntime
+
+
+@pytest.fixture
+def queues():
+    source = resources.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=3)
+    return source, resources.ensure_queue("orders-dlq")
+
+
+def _send(url, n, start=0):
+    sqs = sandbox.client("sqs")
+    for i in range(start, start + n):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}),
+                         MessageAttributes={"priority": {"DataType": "String", "StringValue": f"p{i}"},
+                                            "amount": {"DataType": "Number", "StringValue": str(i * 100)}})
+
+
+def _drain(url):
+    sqs, got = sandbox.client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
+        got += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def _depth(url):
+    a = sandbox.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_peek_leaves_every_message_in_place(queues):
+    _, dead = queues
+    _send(dead, 13)
+    assert len(redrive.peek(dead)) == 13
+    assert len(redrive.peek(dead)) == 13
+    assert _depth(dead) == 13
+
+
+def test_moving_twice_moves_each_message_once_with_its_attributes(queues):
+    source, dead = queues
+    _send(dead, 23)
+    first = redrive.move_messages(dead, source)
+    second = redrive.move_messages(dead, source)
+    assert (len(first), second) == (23, [])
+    got = _drain(source)
+    assert sorted(json.loads(m["Body"])["n"] for m in got) == list(range(23))
+    for m in got:
+        n = json.loads(m["Body"])["n"]
+        assert m["MessageAttributes"]["priority"] == {"StringValue": f"p{n}", "DataType": "String"}
+        assert m["MessageAttributes"]["amount"] == {"StringValue": str(n * 100), "DataType": "Number"}
+    assert _depth(dead) == 0
+
+
+def test_a_crash_between_send_and_delete_loses_nothing(queues, monkeypatch):
+    source, dead = queues
+    _send(dead, 3)
+    sqs = sandbox.client("sqs")
+    real_delete, deletes = sqs.delete_message, []
+
+    def crash_on_second_delete(**kwargs):
+        deletes.append(kwargs)
+        if len(deletes) == 2:
+            raise ConnectionError("停電")
+        return real_delete(**kwargs)
+
+    monkeypatch.setattr(redrive._sqs(), "delete_message", crash_on_second_delete)
+    with pytest.raises(ConnectionError):
+        redrive.move_messages(dead, source)
+    monkeypatch.undo()
+    assert _depth(dead) == 2  # the interrupted message and the one not yet sent are still there
+    redrive.move_messages(dead, source)  # and visible at once for the next run
+    bodies = sorted(json.loads(m["Body"])["n"] for m in _drain(source))
+    assert set(bodies) == {0, 1, 2}  # nothing lost
+    assert len(bodies) <= 4  # at most the interrupted one twice
+
+
+def _archive_via_dlq_handler(source, dead, n):
+    resources.ensure_topic("alerts")
+    resources.ensure_table("failed-messages", "message_id")
+    _send(source, n)
+
+    def fails(event, context):
+        raise ValueError("バグ")
+
+    runtime = LocalRuntime()
+    runtime.on_queue(source, fails, function_name="orders")
+    runtime.on_queue(dead, dlq.lambda_handler, function_name="dlq-handler")
+    runtime.run_until_quiet()
+    return {r["message_id"]: r for r in sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]}
+
+
+def test_redrive_twice_replays_archived_rows_once_and_resolves_them(queues):
+    source, dead = queues
+    rows = _archive_via_dlq_handler(source, dead, 4)
+    assert len(rows) == 4 and _depth(dead) == 0 and _depth(source) == 0
+    first, second = redrive.redrive(dead, source), redrive.redrive(dead, source)
+    assert (len(first.replayed), first.moved, second.total) == (4, [], 0)
+    got = _drain(source)
+    assert sorted(json.loads(m["Body"])["n"] for m in got) == [0, 1, 2, 3]
+    assert all(m["MessageAttributes"]["amount"]["DataType"] == "Number" for m in got)
+    after = sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]
+    assert {r["status"] for r in after} == {"resolved"}
+    assert all(r["resolved_at"] and r["redriven_as"] for r in after)
+
+
+def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
+    source, dead = queues
+    resources.ensure_table("failed-messages", "message_id")
+    _send(dead, 2)
+    [m0, m1] = redrive.peek(dead)
+    dlq.save_failed_message(m0["MessageId"], m0["Body"], 4, queue_arn=resources.queue_arn(dead))
+    report = redrive.redrive(dead, source)
+    assert sorted(report.moved) == sorted([m0["MessageId"], m1["MessageId"]]) and report.replayed == []
+    row = sandbox.resource("dynamodb").Table("failed-messages").get_item(Key={"message_id": m0["MessageId"]})["Item"]
+    assert row["status"] == "resolved"
+    assert redrive.redrive(dead, source).total == 0
+    assert len(_drain(source)) == 2
+
+
+def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch):
+    source, dead = queues
+    _archive_via_dlq_handler(source, dead, 2)
+    real_send, sends = redrive._sqs().send_message, []
+
+    def crash_on_first_send(**kwargs):
+        sends.append(kwargs)
+        if len(sends) == 1:
+            raise ConnectionError("停電")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(redrive._sqs(), "send_message", crash_on_first_send)
+    with pytest.raises(ConnectionError):
+        redrive.redrive(dead, source)
+    monkeypatch.undo()
+    assert len(redrive.redrive(dead, source).replayed) == 2
+    assert sorted(json.loads(m["Body"])["n"] for m in _drain(source)) == [0, 1]
+
+
+def test_redrive_without_a_table_only_moves(queues):
+    source, dead = queues
+    _send(dead, 2)
+    assert len(redrive.redrive(dead, source).moved) == 2
