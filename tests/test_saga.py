@@ -1,0 +1,126 @@
+"""The order saga, executed for real by moto's Step Functions, with task-token workers."""
+import json
+import time
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+from labs.patterns import saga
+from labs.runtime import LocalRuntime
+
+
+@pytest.fixture
+def machine():
+    arn = saga.setup(stock={"BOOK": 10})
+    runtime = LocalRuntime()
+    saga.wire(runtime)
+    return runtime, arn
+
+
+def order(order_id, quantity=2, amount=3000, ship_to="東京"):
+    return {"order_id": order_id, "sku": "BOOK", "quantity": quantity, "amount": amount, "ship_to": ship_to}
+
+
+def tables():
+    state = saga.state()
+    return ({r["sku"]: r["available"] for r in state["stock"]},
+            {r["order_id"]: r["status"] for r in state["payments"]},
+            [r["order_id"] for r in state["shipments"]])
+
+
+def test_happy_path_reserves_charges_and_ships(machine):
+    execution = saga.run(*machine, order("s1"))
+    assert execution.status == "SUCCEEDED"
+    assert execution.states == ["ReserveStock", "ChargePayment", "ShipOrder", "OrderCompleted"]
+    assert execution.compensations == []
+    assert execution.output["payment"] == {"payment_id": "pay-s1"}
+    assert execution.output["shipment"] == {"tracking_number": "TRK-s1"}
+    assert tables() == ({"BOOK": 8}, {"s1": "CHARGED"}, ["s1"])
+
+
+def test_a_failed_shipment_refunds_then_releases_the_stock(machine):
+    execution = saga.run(*machine, order("s2", quantity=3, ship_to="札幌"))
+    assert execution.status == "FAILED"
+    assert (execution.error, execution.cause) == ("OrderFailed", "注文を完了できず、補償しました")
+    assert execution.compensations == ["RefundPayment", "ReleaseStock"]  # newest step undone first
+    failed = [row for row in execution.history if row["イベント"] == "TaskFailed"]
+    assert [(row["ステート"], row["エラー"]) for row in failed] == [("ShipOrder", "ShippingUnavailable")]
+    assert tables() == ({"BOOK": 10}, {"s2": "REFUNDED"}, [])  # the payment is kept, marked refunded
+
+
+def test_a_declined_payment_only_releases_the_stock(machine):
+    execution = saga.run(*machine, order("s3", amount=saga.PAYMENT_LIMIT + 1))
+    assert execution.status == "FAILED"
+    assert execution.states == ["ReserveStock", "ChargePayment", "ReleaseStock", "OrderFailed"]
+    assert execution.compensations == ["ReleaseStock"]
+    assert tables() == ({"BOOK": 10}, {}, [])
+
+
+def test_missing_stock_fails_at_the_first_step_with_nothing_to_undo(machine):
+    execution = saga.run(*machine, order("s4", quantity=11))
+    assert execution.states == ["ReserveStock", "OrderFailed"]
+    assert execution.compensations == []
+    failed = [row["エラー"] for row in execution.history if row["イベント"] == "TaskFailed"]
+    assert failed == ["DynamoDB.ConditionalCheckFailedException The conditional request failed"]
+    assert tables() == ({"BOOK": 10}, {}, [])
+
+
+def test_paths_in_a_row_leave_consistent_tables(machine):
+    for o in (order("a"), order("b", ship_to="札幌"), order("c", amount=10**6), order("d", quantity=99)):
+        saga.run(*machine, o)
+    assert tables() == ({"BOOK": 8}, {"a": "CHARGED", "b": "REFUNDED"}, ["a"])
+
+
+def test_workers_receive_sqs_events_with_the_order_and_a_task_token(machine):
+    runtime, arn = machine
+    seen = []
+
+    def spying_payment_worker(event, context):
+        seen.append(event)
+        return saga.payment_worker(event, context)
+
+    saga.wire(runtime, {saga.PAYMENT_QUEUE: spying_payment_worker})
+    saga.run(runtime, arn, order("s5"))
+    (event,) = seen
+    SqsModel.model_validate(event)
+    body = json.loads(event["Records"][0]["body"])
+    assert body["order"] == order("s5") and body["task_token"]
+
+
+def test_a_worker_that_raises_stops_the_execution_at_once(machine):
+    runtime, arn = machine
+
+    def broken(event, context):
+        raise RuntimeError("決済ゲートウェイ停止")
+
+    saga.wire(runtime, {saga.PAYMENT_QUEUE: broken})
+    started = time.monotonic()
+    with pytest.raises(saga.WorkerFailed, match="payment_worker が例外を送出しました: RuntimeError"):
+        saga.run(runtime, arn, order("s6"), timeout=10)
+    assert time.monotonic() - started < 5
+
+
+def test_a_worker_that_never_answers_times_out_with_a_hint(machine):
+    runtime, arn = machine
+    saga.wire(runtime, {saga.SHIPPING_QUEUE: lambda event, context: None})
+    with pytest.raises(saga.SagaTimeout, match="待っていたステート: ShipOrder.*send_task_success"):
+        saga.run(runtime, arn, order("s7"), timeout=1)
+
+
+def test_history_rows_and_the_compact_view(machine):
+    execution = saga.run(*machine, order("s8"))
+    rows = execution.history
+    assert rows[0]["イベント"] == "ExecutionStarted" and rows[0]["経過"] == "+0.000s"
+    assert [r["#"] for r in rows] == list(range(1, len(rows) + 1))
+    compact = [r["イベント"] for r in saga.compact(rows)]
+    assert compact == ["ExecutionStarted", "TaskStateEntered", "TaskStateEntered", "TaskStateEntered",
+                       "SucceedStateEntered", "ExecutionSucceeded"]
+
+
+def test_setup_again_starts_the_tables_over_and_keeps_one_state_machine(machine):
+    runtime, arn = machine
+    saga.run(runtime, arn, order("s9"))
+    assert saga.setup(stock={"BOOK": 1}) == arn
+    assert tables() == ({"BOOK": 1}, {}, [])
+    names = [m["name"] for m in saga.aws("stepfunctions").list_state_machines()["stateMachines"]]
+    assert names.count(saga.STATE_MACHINE) == 1
