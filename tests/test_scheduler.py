@@ -68,6 +68,8 @@ def test_a_disabled_rule_does_not_fire_and_a_changed_expression_is_picked_up():
     assert runtime.advance(3 * 3600) == 0
     resources.ensure_rule("default", "job", schedule="rate(30 minutes)")  # re-enables, new period
     assert runtime.advance(2 * 3600) == 4
+    sandbox.client("events").delete_rule(Name="job")
+    assert runtime.advance(3 * 3600) == 0  # a deleted rule fires no more, and polling goes on quietly
 
 
 def test_the_source_looks_like_the_runtime_expects():

@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from labs import sandbox
-from labs.observe import Record, recorder
 from labs.clock import clock
+from labs.observe import Record, recorder
 from labs.runtime.invoke import Handler, Invocation, invoke
 from labs.runtime.schedule import Schedule, parse_schedule, scheduled_event
 
@@ -45,7 +45,10 @@ class ScheduleSource:
         try:
             rule = events.describe_rule(Name=self.rule, EventBusName=self.bus)
         except events.exceptions.ResourceNotFoundException:
-            raise ValueError(f"ルール {self.rule} がイベントバス {self.bus} にありません") from None
+            if self._schedule is None:  # wiring a rule that is not there: say so at once
+                raise ValueError(f"ルール {self.rule} がイベントバス {self.bus} にありません") from None
+            self.enabled = False  # deleted since: like AWS, nothing fires any more
+            return
         expression = rule.get("ScheduleExpression")
         if not expression:
             raise ValueError(f"ルール {self.rule} はスケジュールルールではありません (ScheduleExpression がありません)")
