@@ -43,8 +43,9 @@ class Recorder:
         self._lock = threading.Lock()
         self.records: list[Record] = []
 
-    def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=()) -> Record:
-        entry = Record(clock.now(), kind, source, target, outcome, count, detail, tuple(ids))
+    def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=(), t=None) -> Record:
+        """Write down one happening, at ``t`` on the clock (default: now)."""
+        entry = Record(clock.now() if t is None else t, kind, source, target, outcome, count, detail, tuple(ids))
         with self._lock:
             self.records.append(entry)
         return entry

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from labs import sandbox
 from labs.clock import clock
-from labs.observe import Record, recorder
+from labs.observe import recorder
 from labs.runtime.invoke import Handler, Invocation, invoke
 from labs.runtime.schedule import Schedule, parse_schedule, scheduled_event
 
@@ -88,16 +88,11 @@ class ScheduleSource:
         event = scheduled_event(self.rule_arn, moment, sandbox.ACCOUNT_ID, box.region)
         when = event["time"]
         origin = f"{self.bus}/{self.rule}"
-        _record_at(at, "schedule", origin, self.function_name, "ok", f"{self._expression} → {when}", event["id"])
+        recorder.record("schedule", origin, self.function_name, "ok", 1, f"{self._expression} → {when}", [event["id"]], t=at)
         call = invoke(self.handler, event, self.function_name, self.timeout)
         self.invocations.append(call)
         # AWS retries a failed scheduled invocation asynchronously; here the failure is
         # recorded (never dropped silently) and the next fire time comes as scheduled.
-        _record_at(at, "invoke", origin, self.function_name, "ok" if call.ok else "error",
-                   call.describe_error() or when, event["id"])
+        recorder.record("invoke", origin, self.function_name, "ok" if call.ok else "error", 1,
+                        call.describe_error() or when, [event["id"]], t=at)
 
-
-def _record_at(t: float, kind: str, source: str, target: str, outcome: str, detail: str, event_id: str) -> None:
-    """recorder.record() stamps the clock's present; a fire time may lie a little behind it."""
-    with recorder._lock:
-        recorder.records.append(Record(t, kind, source, target, outcome, 1, detail, (event_id,)))
