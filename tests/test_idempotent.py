@@ -127,3 +127,32 @@ def test_through_the_runtime_with_a_duplicate_on_the_queue(handler):
     runtime.run_until_quiet()
     expected = 12 + 3 + (12 if handler is idempotent.naive_handler else 0)
     assert idempotent.points_of("CUST-1") == expected
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_under_realistic_delivery_only_the_naive_consumer_double_counts(seed):
+    """labs.delivery.RealisticDelivery: reordered batches and redelivered messages, seeded."""
+    from labs.delivery import RealisticDelivery
+    from labs.observe import recorder
+
+    events = [order(f"e{i}", customer=f"CUST-{i % 3}", amount=100 * (i + 1)) for i in range(12)]
+    expected = {}
+    for event in events:
+        expected[event["customer_id"]] = expected.get(event["customer_id"], 0) + idempotent.points_for(event)
+    totals = {}
+    for handler in [idempotent.naive_handler] + IDEMPOTENT_HANDLERS:
+        prefix = handler.__name__ + ":"
+        url = resources.ensure_queue("points-realistic")  # same queue and seed: the same deliveries for each
+        for event in events:
+            body = {**event, "event_id": prefix + event["event_id"], "customer_id": prefix + event["customer_id"]}
+            sandbox.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        recorder.clear()
+        runtime = LocalRuntime(delivery=RealisticDelivery(seed=seed, duplicate_rate=0.5))
+        runtime.on_queue(url, handler, batch_size=5)
+        runtime.run_until_quiet()
+        duplicates = sum(r.count for r in recorder.select(kind="deliver") if r.outcome == "duplicate")
+        assert duplicates > 0  # the mode did redeliver
+        totals[handler.__name__] = {c: idempotent.points_of(prefix + c) for c in expected}
+    assert totals["lambda_handler"] == totals["powertools_handler"] == expected
+    assert totals["naive_handler"] != expected
+    assert all(totals["naive_handler"][c] >= expected[c] for c in expected)
