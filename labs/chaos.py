@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     plan = [(seed, rate) for seed in range(1, args.seeds + 1) for rate in args.rates]
+    if not plan or args.messages < 1:
+        parser.error("--seeds と --messages は 1 以上にしてください")
     total = None
     started = time.monotonic()
     with tqdm(total=len(plan) * args.messages, unit="msg", file=sys.stderr, leave=False, mininterval=0.5) as bar:

@@ -75,7 +75,8 @@ class QueueDelivery:
         with self._lock:
             due = [h for h in self._held if h.due <= now and h.message["MessageId"] not in ids]
             due = due[: max(0, batch_size - len(received))]
-            self._held = [h for h in self._held if h not in due]
+            taken = {id(h) for h in due}
+            self._held = [h for h in self._held if id(h) not in taken]
         copies = [self._copy_of(h) for h in due]
         batch = list(received) + copies
         if self.reorder and self.rng is not None and len(batch) > 1:
