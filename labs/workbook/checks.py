@@ -74,9 +74,10 @@ class Outcome:
 
 
 def evaluate(id: str, candidate: Any) -> Outcome:
-    """Run exercise ``id``'s check on ``candidate``, never raising."""
+    """Run exercise ``id``'s check on ``candidate``, never raising for the learner's mistakes."""
+    item = get(id)  # outside the try: a broken exercise module is our bug, not the learner's
     try:
-        get(id).run(candidate)
+        item.run(candidate)
     except NotImplementedError:
         return Outcome("not_implemented")
     except CheckFailed as failure:
@@ -90,7 +91,7 @@ def check(id: str, candidate: Any) -> Any:
     """Check, print the verdict in Japanese, and return what later cells should use."""
     item = get(id)
     outcome = evaluate(id, candidate)
-    _report(id, outcome.status)
+    report_verdict(id, outcome.status)
     if outcome.status == "passed":
         print(f"✅ 合格: {item.title}")
         return candidate
@@ -101,7 +102,7 @@ def check(id: str, candidate: Any) -> Any:
     return item.reference
 
 
-def _report(id: str, status: str) -> None:
+def report_verdict(id: str, status: str) -> None:
     """Append the verdict to $LABS_CHECK_REPORT (make test proves both directions with it)."""
     path = os.environ.get("LABS_CHECK_REPORT")
     if path:

@@ -309,7 +309,7 @@ def grade(id: str, candidate: Any) -> Result:
     import labs.workbook.exercises.lesson07  # noqa: F401  (registers the questions; other lessons need not load)
 
     outcome = checks.evaluate(id, candidate)  # never raises; NotImplementedError -> not_implemented
-    checks._report(id, outcome.status)  # the same report `make test` reads for every exercise
+    checks.report_verdict(id, outcome.status)  # the same report `make test` reads for every exercise
     status = {"passed": "correct", "failed": "incorrect", "not_implemented": "unanswered"}[outcome.status]
     given = None
     if status != "unanswered":
