@@ -54,6 +54,11 @@ reset: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m labs.bench
 
+# Every notebook run in JupyterLab in headless Chromium (installs chromium, a CJK font and playwright if missing).
+test-browser: $(STAMP)
+	bash tests/browser/install.sh $(PY)
+	$(PY) tests/browser/run_notebooks.py
+
 chaos: $(STAMP)
 	$(PY) -m labs.chaos
 
