@@ -243,7 +243,9 @@ def last_lines(drained: DrainResult, comparisons: list[Comparison], suite_run: S
     nb00 = next((c for c in comparisons if c.run.path.stem.startswith("00")), None)
     first = f"runtime/bare={drained.ratio:.2f} nb00/floor={nb00.ratio:.2f}" if nb00 else \
         f"runtime/bare={drained.ratio:.2f} nb00/floor=n/a"
-    if suite_run and floor_seconds:
+    if suite_run and not suite_run.passed:
+        suite_ratio = "failed"  # a suite that stopped early says nothing about its speed
+    elif suite_run and floor_seconds:
         suite_ratio = f"{suite_run.seconds / (floor_seconds * suite_run.notebooks):.2f}"
     else:
         suite_ratio = "n/a"

@@ -51,3 +51,10 @@ def test_last_lines_without_suite_or_notebooks_say_n_a():
     first, last = bench.last_lines(drained, [], None, 0.0)
     assert first == "runtime/bare=1.00 nb00/floor=n/a"
     assert last == "runtime/bare=1.00 suite/floor=n/a slowest_cell=n/a"
+
+
+def test_a_failed_suite_has_no_ratio():
+    drained = bench.DrainResult(10, 10, 1.0, 1.0, 10, 10)
+    suite = bench.SuiteRun(seconds=5.0, passed=False, notebooks=4, log=Path("suite.log"))
+    _, last = bench.last_lines(drained, [], suite, floor_seconds=4.0)
+    assert "suite/floor=failed" in last
