@@ -113,7 +113,14 @@ def ensure_rule(
             kwargs["EventPattern"] = json.dumps(event_pattern)
         if schedule is not None:
             kwargs["ScheduleExpression"] = schedule
-        rule_arn = events.put_rule(**kwargs)["RuleArn"]  # put_rule is an upsert
+        try:
+            rule_arn = events.put_rule(**kwargs)["RuleArn"]  # put_rule is an upsert
+        except (events.exceptions.InvalidEventPatternException, events.exceptions.ClientError) as error:
+            if error.response["Error"]["Code"] not in ("InvalidEventPatternException", "ValidationException"):
+                raise
+            raise ValueError(f"ルール {name} を作れません: {error.response['Error']['Message']}\n"
+                             f"  イベントパターン: {json.dumps(event_pattern, ensure_ascii=False)}"
+                             f"  スケジュール: {schedule}") from error
     if queue_url:
         target = {"Id": target_id or name, "Arn": queue_arn(queue_url)}
         if input_transformer:
@@ -138,31 +145,34 @@ def ensure_subscription(
     filter_policy: dict | None = None,
     filter_on_body: bool = False,
 ) -> str:
-    """Subscribe a queue to a topic (once), with raw delivery and a filter policy if asked."""
+    """Subscribe a queue to a topic (once), with raw delivery and a filter policy if asked.
+
+    The settings go in with the subscription itself: a policy SNS rejects must not leave
+    behind an unfiltered subscription that receives everything.
+    """
     sns = sandbox.client("sns")
     endpoint = queue_arn(queue_url)
+    attributes = {"RawMessageDelivery": str(raw).lower()}
+    if filter_policy is not None:
+        attributes["FilterPolicyScope"] = "MessageBody" if filter_on_body else "MessageAttributes"
+        attributes["FilterPolicy"] = json.dumps(filter_policy)
+    allow_send(queue_url, topic_arn, "sns")  # before the first delivery, as AWS needs it
     existing = [
         s["SubscriptionArn"]
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
         for s in page["Subscriptions"]
         if s["Endpoint"] == endpoint
     ]
-    arn = existing[0] if existing else sns.subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint, ReturnSubscriptionArn=True
-    )["SubscriptionArn"]
-    sns.set_subscription_attributes(
-        SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=str(raw).lower()
-    )
-    if filter_policy is not None:
-        sns.set_subscription_attributes(
-            SubscriptionArn=arn, AttributeName="FilterPolicyScope",
-            AttributeValue="MessageBody" if filter_on_body else "MessageAttributes",
-        )
-        sns.set_subscription_attributes(
-            SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(filter_policy)
-        )
-    allow_send(queue_url, topic_arn, "sns")
-    return arn
+    try:
+        if not existing:
+            return sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint,
+                                 Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
+        for name, value in attributes.items():  # scope before policy: the policy is read in its scope
+            sns.set_subscription_attributes(SubscriptionArn=existing[0], AttributeName=name, AttributeValue=value)
+    except sns.exceptions.InvalidParameterException as error:
+        raise ValueError(f"フィルターポリシーが不正です: {json.dumps(filter_policy, ensure_ascii=False)}\n"
+                         f"  SNS の応答: {error.response['Error']['Message']}") from error
+    return existing[0]
 
 
 def ensure_table(

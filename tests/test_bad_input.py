@@ -231,9 +231,10 @@ def test_oversize_sqs_message_is_refused_before_it_is_stored():
 
 def test_invalid_event_pattern():
     resources.ensure_bus("orders-bus")
-    with pytest.raises(ClientError, match="InvalidEventPatternException") as caught:
+    with pytest.raises(ValueError, match="ルール broken を作れません") as caught:
         resources.ensure_rule("orders-bus", "broken", event_pattern={"source": "com.myapp.orders"})
-    assert "must be an object or an array" in str(caught.value)  # AWS names the field and the rule
+    assert "must be an object or an array" in str(caught.value)  # AWS's own reason is kept
+    assert isinstance(caught.value.__cause__, ClientError)
     rules = boto3.client("events").list_rules(EventBusName="orders-bus")["Rules"]
     assert [r["Name"] for r in rules] == []  # nothing half-made
 
@@ -241,9 +242,11 @@ def test_invalid_event_pattern():
 def test_invalid_filter_policy():
     topic = resources.ensure_topic("order-events")
     queue = resources.ensure_queue("inventory-queue")
-    with pytest.raises(ClientError, match="FilterPolicy") as caught:
+    with pytest.raises(ValueError, match="フィルターポリシーが不正です") as caught:
         resources.ensure_subscription(topic, queue, filter_policy={"amount": [{"numeric": [">", "many"]}]})
-    assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+    assert caught.value.__cause__.response["Error"]["Code"] == "InvalidParameter"
+    # nothing half-made: no unfiltered subscription left behind to receive everything
+    assert boto3.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
 
 
 # --- wrong exercise answers ---------------------------------------------------------------------
