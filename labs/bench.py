@@ -19,6 +19,10 @@ The last two lines are what CI logs and the issues ask for::
     runtime/bare=R suite/floor=S slowest_cell=NAME:SECONDS
 
 Nothing here asserts a timing: the bench reports, people judge.
+
+``python -m labs.bench --profile solutions/NN_x.ipynb`` says *why* a cell is slow instead:
+it runs the notebook's cells in one process and, for the slowest, lists the AWS calls they
+made (count and seconds) and the functions that took the time (cProfile).
 """
 from __future__ import annotations
 
@@ -235,6 +239,107 @@ def suite(root: Path = ROOT, log: Path | None = None) -> SuiteRun:
     return SuiteRun(seconds, result.returncode == 0, count, log)
 
 
+# --- where a slow cell spends its time -------------------------------------------------------
+
+def profile_notebook(path: Path | str, top: int = 3, rows: int = 8) -> str:
+    """Run a notebook's code cells in this process (IPython) and explain its ``top`` slowest cells.
+
+    For each: the AWS calls it made (operation, count, seconds; moto answers them in this
+    process) and the functions that took the time (cProfile, IPython's own frames left out).
+    Cell times here leave out kernel start-up and nbval's output comparison: they show
+    *what* is slow, not the ratios above.
+    """
+    import cProfile
+    import pstats
+
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+
+    os.environ.setdefault("MPLBACKEND", "agg")
+    path = Path(path)
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    shell = InteractiveShell.instance()
+    timed = []
+    with _timing_aws_calls() as calls:
+        for index, source in enumerate(code):
+            calls.clear()
+            profiler = cProfile.Profile()
+            started = time.perf_counter()
+            profiler.enable()
+            with _quiet():
+                outcome = shell.run_cell(source, store_history=True)
+            profiler.disable()
+            seconds = time.perf_counter() - started
+            if not outcome.success:
+                return f"{path.name} cell {index} failed: {outcome.error_in_exec or outcome.error_before_exec!r}"
+            timed.append((seconds, index, pstats.Stats(profiler).stats, dict(calls)))
+    report = [f"{path.name}: {len(code)} code cells, {sum(t[0] for t in timed):.2f}s in cells"]
+    for seconds, index, stats, aws in sorted(timed, key=lambda item: -item[0])[:top]:
+        report.append(f"--- {path.stem}#cell{index} {seconds:.2f}s: {_first_line(code[index])}")
+        busiest = sorted(aws.items(), key=lambda item: -item[1][1])[:rows]
+        if busiest:
+            report.append("  AWS calls: " + ", ".join(f"{name} x{n} {t:.2f}s" for name, (n, t) in busiest))
+        report += [f"  {cumulative:6.2f}s cum {own:6.2f}s own  {where}"
+                   for where, own, cumulative in _hot_functions(stats, rows)]
+    return "\n".join(report)
+
+
+def _hot_functions(stats: dict, rows: int) -> list[tuple[str, float, float]]:
+    """The functions with the most cumulative time, without IPython's and importlib's frames."""
+    skip = ("IPython", "<frozen", "asyncio", "builtins.exec>", "<method 'send'", "labs/bench.py", "botocore/",
+            "boto3/", "<ipython-input")
+    found = []
+    for (filename, line, function), (_, _, own, cumulative, _) in stats.items():
+        where = f"{filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{line}({function})"
+        if not any(part in where for part in skip):
+            found.append((where, own, cumulative))
+    return sorted(found, key=lambda item: -item[2])[:rows]
+
+
+class _timing_aws_calls:
+    """Count and time every boto3 API call made meanwhile, by ``service.Operation``."""
+
+    def __enter__(self) -> dict[str, tuple[int, float]]:
+        from botocore.client import BaseClient
+
+        self.calls: dict[str, tuple[int, float]] = {}
+        self._original = original = BaseClient._make_api_call
+        calls = self.calls
+
+        def timed(client, operation_name, api_params):
+            started = time.perf_counter()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                name = f"{client.meta.service_model.service_name}.{operation_name}"
+                count, seconds = calls.get(name, (0, 0.0))
+                calls[name] = (count + 1, seconds + time.perf_counter() - started)
+
+        BaseClient._make_api_call = timed
+        return self.calls
+
+    def __exit__(self, *exc) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._original
+
+
+class _quiet:
+    """Keep a profiled cell's prints and displays out of the report."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        self._stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+
 # --- report -----------------------------------------------------------------------------------
 
 def last_lines(drained: DrainResult, comparisons: list[Comparison], suite_run: SuiteRun | None,
@@ -285,9 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1000, help="messages each side drains (default 1000)")
     parser.add_argument("--depth", type=int, default=20, help="messages per round: the queue's depth (default 20)")
     parser.add_argument("--no-suite", action="store_true", help="skip timing the whole make test")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: profile the slowest cells of the given notebooks (cProfile)")
     parser.add_argument("notebooks", nargs="*", type=Path, help="solution notebooks (default: solutions/*.ipynb)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
+    if args.profile:
+        for path in args.notebooks or sorted(Path("solutions").glob("*.ipynb")):
+            print(profile_notebook(path), "\n", flush=True)
+        return 0
 
     print(f"== (a) runtime vs bare boto3 loop: {args.messages} messages, rounds of {args.depth}, interleaved", flush=True)
     drained = drain(args.messages, args.depth)

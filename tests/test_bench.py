@@ -58,3 +58,21 @@ def test_a_failed_suite_has_no_ratio():
     suite = bench.SuiteRun(seconds=5.0, passed=False, notebooks=4, log=Path("suite.log"))
     _, last = bench.last_lines(drained, [], suite, floor_seconds=4.0)
     assert "suite/floor=failed" in last
+
+
+def test_profile_names_the_slowest_cells_and_their_aws_calls(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from labs import sandbox\nsandbox.start()"),
+        nbformat.v4.new_code_cell("import boto3\nboto3.client('sqs').list_queues()"),
+    ]
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+
+    report = bench.profile_notebook(path, top=2)
+
+    assert report.startswith("tiny.ipynb: 2 code cells")
+    assert "tiny#cell0" in report and "tiny#cell1" in report
+    assert "sqs.ListQueues x1" in report
