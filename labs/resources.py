@@ -157,12 +157,7 @@ def ensure_subscription(
         attributes["FilterPolicyScope"] = "MessageBody" if filter_on_body else "MessageAttributes"
         attributes["FilterPolicy"] = json.dumps(filter_policy)
     allow_send(queue_url, topic_arn, "sns")  # before the first delivery, as AWS needs it
-    existing = [
-        s["SubscriptionArn"]
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
-        for s in page["Subscriptions"]
-        if s["Endpoint"] == endpoint
-    ]
+    existing = _subscriptions(topic_arn, endpoint)
     try:
         if not existing:
             return sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint,
@@ -170,9 +165,17 @@ def ensure_subscription(
         for name, value in attributes.items():  # scope before policy: the policy is read in its scope
             sns.set_subscription_attributes(SubscriptionArn=existing[0], AttributeName=name, AttributeValue=value)
     except sns.exceptions.InvalidParameterException as error:
+        if not existing:  # moto keeps the subscription it rejected; AWS makes none
+            for arn in _subscriptions(topic_arn, endpoint):
+                sns.unsubscribe(SubscriptionArn=arn)
         raise ValueError(f"フィルターポリシーが不正です: {json.dumps(filter_policy, ensure_ascii=False)}\n"
                          f"  SNS の応答: {error.response['Error']['Message']}") from error
     return existing[0]
+
+
+def _subscriptions(topic_arn: str, endpoint: str) -> list[str]:
+    pages = sandbox.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+    return [s["SubscriptionArn"] for page in pages for s in page["Subscriptions"] if s["Endpoint"] == endpoint]
 
 
 def ensure_table(
