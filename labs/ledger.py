@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 from labs import sandbox
 from labs.observe import Table, recorder
+from labs.queues import peek
 
 _LABELS = {
     "published": "発行",
@@ -84,28 +85,6 @@ def count_published(target: str) -> int:
         failed = int(record.detail.split()[0]) if record.outcome == "partial" else 0
         total += record.count - failed
     return total
-
-
-def peek(queue_url: str) -> list[dict]:
-    """Every message in a queue, left in place (visible again at once).
-
-    Receiving counts as a receive, so use it on dead-letter queues, not on a queue whose
-    maxReceiveCount is still running. Cost grows with depth: keep DLQs shallow.
-    """
-    sqs = sandbox.client("sqs")
-    seen: dict[str, dict] = {}
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            seen.setdefault(message["MessageId"], message)
-    handles = [m["ReceiptHandle"] for m in seen.values()]
-    for start in range(0, len(handles), 10):
-        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(handles[start:start + 10])
-        ])
-    return list(seen.values())
 
 
 def _effects(table_name: str, key: str, counter: str) -> dict[str, int]:

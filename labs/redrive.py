@@ -26,6 +26,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from labs.observe import recorder
+from labs.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
 
 FAILED_MESSAGES_TABLE = "failed-messages"
 
@@ -59,18 +60,6 @@ class RedriveReport:
 
     def __str__(self) -> str:
         return f"DLQ から移動: {len(self.moved)} 件 / failed-messages から再送: {len(self.replayed)} 件"
-
-
-def peek(queue_url: str) -> list[dict]:
-    """Every message in the queue, left in the queue (each receive still counts as a receive)."""
-    sqs, seen = _sqs(), []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30,
-                                       MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
-                                       ).get("Messages", []):
-        seen += batch
-    for message in seen:  # make them visible again at once
-        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-    return seen
 
 
 def _fifo_params(message: dict, queue_url: str) -> dict:

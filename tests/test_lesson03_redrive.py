@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from labs.queues import drain
 from labs import redrive, resources, sandbox
 from labs.consumers import dlq
 from labs.runtime import LocalRuntime
@@ -20,15 +21,6 @@ def _send(url, n, start=0):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i}),
                          MessageAttributes={"priority": {"DataType": "String", "StringValue": f"p{i}"},
                                             "amount": {"DataType": "Number", "StringValue": str(i * 100)}})
-
-
-def _drain(url):
-    sqs, got = sandbox.client("sqs"), []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
-        got += batch
-        for m in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return got
 
 
 def _depth(url):
@@ -51,7 +43,7 @@ def test_moving_twice_moves_each_message_once_with_its_attributes(queues):
     first = redrive.move_messages(dead, source)
     second = redrive.move_messages(dead, source)
     assert (len(first), second) == (23, [])
-    got = _drain(source)
+    got = drain(source)
     assert sorted(json.loads(m["Body"])["n"] for m in got) == list(range(23))
     for m in got:
         n = json.loads(m["Body"])["n"]
@@ -78,7 +70,7 @@ def test_a_crash_between_send_and_delete_loses_nothing(queues, monkeypatch):
     monkeypatch.undo()
     assert _depth(dead) == 2  # the interrupted message and the one not yet sent are still there
     redrive.move_messages(dead, source)  # and visible at once for the next run
-    bodies = sorted(json.loads(m["Body"])["n"] for m in _drain(source))
+    bodies = sorted(json.loads(m["Body"])["n"] for m in drain(source))
     assert set(bodies) == {0, 1, 2}  # nothing lost
     assert len(bodies) <= 4  # at most the interrupted one twice
 
@@ -104,7 +96,7 @@ def test_redrive_twice_replays_archived_rows_once_and_resolves_them(queues):
     assert len(rows) == 4 and _depth(dead) == 0 and _depth(source) == 0
     first, second = redrive.redrive(dead, source), redrive.redrive(dead, source)
     assert (len(first.replayed), first.moved, second.total) == (4, [], 0)
-    got = _drain(source)
+    got = drain(source)
     assert sorted(json.loads(m["Body"])["n"] for m in got) == [0, 1, 2, 3]
     assert all(m["MessageAttributes"]["amount"]["DataType"] == "Number" for m in got)
     after = sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]
@@ -123,7 +115,7 @@ def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
     row = sandbox.resource("dynamodb").Table("failed-messages").get_item(Key={"message_id": m0["MessageId"]})["Item"]
     assert row["status"] == "resolved"
     assert redrive.redrive(dead, source).total == 0
-    assert len(_drain(source)) == 2
+    assert len(drain(source)) == 2
 
 
 def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch):
@@ -142,7 +134,7 @@ def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch)
         redrive.redrive(dead, source)
     monkeypatch.undo()
     assert len(redrive.redrive(dead, source).replayed) == 2
-    assert sorted(json.loads(m["Body"])["n"] for m in _drain(source)) == [0, 1]
+    assert sorted(json.loads(m["Body"])["n"] for m in drain(source)) == [0, 1]
 
 
 def test_redrive_without_a_table_only_moves(queues):

@@ -7,6 +7,7 @@ import pytest
 from labs import resources, sandbox
 from labs.clock import clock
 from labs.observe import recorder
+from labs.queues import peek
 from labs.runtime import LocalRuntime
 
 
@@ -19,15 +20,6 @@ def depth(url):
     attrs = sandbox.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) + int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
-
-
-def peek_all(url):
-    """Every body in a queue, received and made visible again at once."""
-    sqs = sandbox.client("sqs")
-    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]).get("Messages", [])
-    for m in got:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-    return got
 
 
 def fail_bodies(bad):
@@ -72,7 +64,7 @@ def test_poison_message_moves_to_dlq_after_max_receive_count():
     counts = [int(r["attributes"]["ApproximateReceiveCount"])
               for call in source.invocations for r in call.event["Records"] if r["body"] == "poison"]
     assert counts == [1, 2, 3]
-    [moved] = peek_all(dlq)
+    [moved] = peek(dlq)
     assert moved["MessageId"] == poison and moved["Body"] == "poison"
     assert depth(url) == 0
     assert [r.ids for r in recorder.select(kind="dlq")] == [(poison,)]
@@ -163,7 +155,7 @@ def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
     runtime.run_until_quiet()
     assert sorted(seen) == [1, 2, 2, 2]  # async invocation: two retries
     failed = resources.ensure_queue("lambda-flaky-all-failed")
-    [dead] = peek_all(failed)
+    [dead] = peek(failed)
     assert json.loads(dead["Body"])["detail"] == {"n": 2}
     retries = [r.t for r in recorder.select(kind="invoke") if r.outcome == "error"]
     assert retries[1] - retries[0] >= 60 and retries[2] - retries[1] >= 120
@@ -230,5 +222,5 @@ def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
     for _ in range(5):
         runtime.deliver_due()
     assert len(calls) == 3
-    [info] = peek_all(failures)
+    [info] = peek(failures)
     assert json.loads(info["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1

@@ -20,21 +20,14 @@ from labs.consumers import orders
 from labs.producers import eventbridge
 from labs.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
 from labs.runtime.context import LambdaContext
+from labs.queues import drain
 from labs.workbook.checks import exercise, expect
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
 
 
-def _drain(queue_url: str) -> list[dict]:
-    sqs = sandbox.client("sqs")
-    bodies = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [json.loads(m["Body"]) for m in messages]
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+def _drained_events(queue_url: str) -> list[dict]:
+    return [json.loads(m["Body"]) for m in drain(queue_url)]
 
 
 def _remove_rule(bus: str, rule: str) -> None:
@@ -73,7 +66,7 @@ def _matches(pattern: dict, probes) -> list[bool]:
     """Which probes a rule with ``pattern`` delivers: EventBridge's own matching, not ours."""
     resources.ensure_bus(CHECK_BUS)
     queue = resources.ensure_queue("workbook-check-pattern")
-    _drain(queue)
+    _drained_events(queue)
     rule = "workbook-check-pattern"
     try:
         resources.ensure_rule(CHECK_BUS, rule, event_pattern=pattern, queue_url=queue)
@@ -82,7 +75,7 @@ def _matches(pattern: dict, probes) -> list[bool]:
              "Detail": json.dumps({**detail, "probe": index})}
             for index, (_, source, detail_type, detail, _) in enumerate(probes)
         ])
-        seen = {body["detail"]["probe"] for body in _drain(queue)}
+        seen = {body["detail"]["probe"] for body in _drained_events(queue)}
     finally:
         _remove_rule(CHECK_BUS, rule)
     return [index in seen for index in range(len(probes))]
@@ -194,13 +187,13 @@ def _check_publish(candidate):
     # 2. A real publish reaches orders-bus with the right envelope and detail.
     resources.ensure_bus(ORDERS_BUS)
     queue = resources.ensure_queue("workbook-check-publish")
-    _drain(queue)
+    _drained_events(queue)
     rule = "workbook-check-publish"
     try:
         resources.ensure_rule(ORDERS_BUS, rule, queue_url=queue, event_pattern={
             "source": [ORDER_SOURCE], "detail": {"orderId": [{"prefix": "CHK-"}]}})
         returned = candidate(CHECK_ORDER, "OrderCreated")
-        delivered = _drain(queue)
+        delivered = _drained_events(queue)
     finally:
         _remove_rule(ORDERS_BUS, rule)
     expect(len(delivered) == 1, f"orders-bus (source {ORDER_SOURCE}) に届いたイベントが {len(delivered)} 件です (1 件のはず)")

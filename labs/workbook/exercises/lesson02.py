@@ -6,23 +6,13 @@ import json
 from labs import resources, sandbox
 from labs.consumers import sqs as consumer
 from labs.producers import sns as producer
+from labs.queues import drain
 from labs.workbook.checks import expect, exercise
 
 # --- 02.publish_to_sns -----------------------------------------------------------------------
 
 CHECK_TOPIC = "check-02-publish"
 CHECK_QUEUE = "check-02-publish-raw"
-
-
-def _drain(queue_url: str) -> list[dict]:
-    sqs, messages = sandbox.client("sqs"), []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            return messages
-        messages += batch
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
 
 
 def _seed_publish_to_sns(topic_arn, message, attributes=None):
@@ -51,12 +41,12 @@ def _(candidate):
     topic = resources.ensure_topic(CHECK_TOPIC)
     queue = resources.ensure_queue(CHECK_QUEUE)
     resources.ensure_subscription(topic, queue, raw=True)  # raw: SNS attributes become SQS attributes
-    _drain(queue)
+    drain(queue)
     message = {"event_type": "OrderCreated", "order": {"order_id": "ORD-CHECK", "amount": 15000}}
     response = candidate(topic, message, {"event_type": "OrderCreated", "priority": "high", "amount": 15000})
     expect(isinstance(response, dict) and "MessageId" in response,
            f"sns.publish の応答 (MessageId を含む dict) を返してください (返り値: {response!r:.80})")
-    delivered = _drain(queue)
+    delivered = drain(queue)
     expect(len(delivered) == 1, f"1 通発行したはずが、購読キューには {len(delivered)} 通届きました")
     try:
         body = json.loads(delivered[0]["Body"])
@@ -102,11 +92,11 @@ def _(candidate):
         resources.ensure_subscription(topic, queue, raw=True, filter_policy=policy, filter_on_body=True)
     except sns.exceptions.InvalidParameterException as error:
         expect(False, f"SNS がこのフィルターポリシーを受け付けませんでした: {error}")
-    _drain(queue)
+    drain(queue)
     for order_id, amount, _ in POLICY_CASES:
         order = {"order_id": order_id} | ({"amount": amount} if amount is not None else {})
         producer.publish_to_sns(topic, {"event_type": "OrderCreated", "order": order}, {"priority": "high"})
-    got = sorted(json.loads(m["Body"])["order"]["order_id"] for m in _drain(queue))
+    got = sorted(json.loads(m["Body"])["order"]["order_id"] for m in drain(queue))
     wanted = sorted(order_id for order_id, _, match in POLICY_CASES if match)
     expect(got == wanted, f"届くべき注文は {wanted} ですが、届いたのは {got} でした "
                           "(本文の入れ子は {'order': {'amount': [...]}} のように書きます。10000 ちょうども含めます)")

@@ -16,21 +16,14 @@ from labs import resources, sandbox
 from labs.patterns import aws, choreography, cqrs, saga, table_rows
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
+from labs.queues import drain
 from labs.workbook.checks import exercise, expect
 
 CHECK_BUS = "workbook-checks-05"
 
 
-def _drain(queue_url: str) -> list[dict]:
-    sqs = sandbox.client("sqs")
-    bodies = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [json.loads(m["Body"]) for m in messages]
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+def _drained_events(queue_url: str) -> list[dict]:
+    return [json.loads(m["Body"]) for m in drain(queue_url)]
 
 
 def _probe_stub(candidate) -> None:
@@ -54,11 +47,11 @@ def _check_bus():
     resources.ensure_bus(CHECK_BUS)
     queue = resources.ensure_queue("workbook-check-05-capture")
     resources.ensure_rule(CHECK_BUS, "capture-everything", event_pattern={"version": ["0"]}, queue_url=queue)
-    _drain(queue)
+    _drained_events(queue)
     before = os.environ.get("EVENT_BUS_NAME")
     os.environ["EVENT_BUS_NAME"] = CHECK_BUS
     try:
-        yield lambda: _drain(queue)
+        yield lambda: _drained_events(queue)
     finally:
         if before is None:
             os.environ.pop("EVENT_BUS_NAME", None)
