@@ -8,33 +8,36 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import matplotlib_fontja  # noqa: F401  (bundles IPAex Gothic and makes it the default font)
 
-OUTCOME_COLOURS = {"ok": "tab:green", "error": "tab:red", "partial": "tab:orange", "retry": "tab:orange",
-                   "dlq": "black", "ignored": "tab:gray"}
-KIND_MARKERS = {"publish": "s", "deliver": ">", "invoke": "o", "dlq": "X", "redrive": "P", "schedule": "*"}
+# (colour, Japanese label) per outcome and (marker, Japanese label) per kind of record.
+OUTCOMES = {"ok": ("tab:green", "成功"), "error": ("tab:red", "失敗"), "partial": ("tab:orange", "一部失敗"),
+            "retry": ("tab:orange", "再試行"), "dlq": ("black", "DLQ へ"), "ignored": ("tab:gray", "無視")}
+KINDS = {"publish": ("s", "発行"), "deliver": (">", "配信"), "invoke": ("o", "呼び出し"), "dlq": ("X", "DLQ 移動"),
+         "redrive": ("P", "再投入"), "schedule": ("*", "スケジュール"), "note": ("d", "メモ")}
 
 
 def timeline(records, title: str = "メッセージの流れ", ax=None):
     """Lanes of targets (y) over the runtime clock (x); shape = kind, colour = outcome."""
-    lanes: list[str] = []
-    for r in records:
-        lane = r.target if r.kind != "publish" else f"{r.target} (発行)"
-        if lane not in lanes:
-            lanes.append(lane)
+    lane_of = [r.target if r.kind != "publish" else f"{r.target} (発行)" for r in records]
+    lanes = list(dict.fromkeys(lane_of))  # in order of first appearance
     own = ax is None
     if own:
         _, ax = plt.subplots(figsize=(9, 0.5 * len(lanes) + 1.6))
-    for r in records:
-        lane = r.target if r.kind != "publish" else f"{r.target} (発行)"
-        ax.scatter(r.t, lanes.index(lane), marker=KIND_MARKERS.get(r.kind, "o"),
-                   color=OUTCOME_COLOURS.get(r.outcome, "tab:blue"), s=60, zorder=3)
+    for r, lane in zip(records, lane_of):
+        ax.scatter(r.t, lanes.index(lane), marker=KINDS.get(r.kind, ("o",))[0],
+                   color=OUTCOMES.get(r.outcome, ("tab:blue",))[0], s=60, zorder=3)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.invert_yaxis()
+    ax.set_xlim(left=0)  # time zero: the last recorder.clear()
     ax.set_xlabel("時刻 (秒, ランタイムの時計)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    handles = [plt.Line2D([], [], marker=m, linestyle="", color="gray", label=k) for k, m in KIND_MARKERS.items()]
-    handles += [plt.Line2D([], [], marker="o", linestyle="", color=c, label=o) for o, c in OUTCOME_COLOURS.items()]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    # A legend of what this plot shows, nothing more.
+    kinds = dict.fromkeys(r.kind for r in records if r.kind in KINDS)
+    outcomes = dict.fromkeys(r.outcome for r in records if r.outcome in OUTCOMES)
+    handles = [plt.Line2D([], [], marker=KINDS[k][0], linestyle="", color="gray", label=KINDS[k][1]) for k in kinds]
+    handles += [plt.Line2D([], [], marker="o", linestyle="", color=OUTCOMES[o][0], label=OUTCOMES[o][1]) for o in outcomes]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return finish(ax, own)
 
 
