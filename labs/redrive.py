@@ -27,8 +27,7 @@ from botocore.exceptions import ClientError
 
 from labs.observe import recorder
 from labs.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
-
-FAILED_MESSAGES_TABLE = "failed-messages"
+from labs.names import FAILED_MESSAGES_TABLE
 
 
 @functools.cache

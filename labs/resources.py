@@ -10,14 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from labs import sandbox
-
-# The course text's names.
-ORDERS_BUS = "orders-bus"
-ORDER_SOURCE = "com.myapp.orders"
-ORDER_EVENTS_TOPIC = "order-events"
-ALERTS_TOPIC = "alerts"
-FAILED_MESSAGES_TABLE = "failed-messages"
-ORDER_EVENT_TYPES = ("OrderCreated", "OrderShipped", "OrderCancelled")
+from labs.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC, ORDER_EVENT_TYPES, ORDER_SOURCE  # noqa: F401  (re-exported)
 
 
 def ensure_bus(name: str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import boto3
 
-REGION = "ap-northeast-1"
+from labs.names import REGION  # noqa: E402  (the course text's region)
 ACCOUNT_ID = "123456789012"  # moto's default account: never a real one
 
 # What moto needs to behave like AWS for this course (see MOTO_FACTS.md).

@@ -24,9 +24,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from labs.producers.sns import topic_arn
+from labs.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE
 
-ALERTS_TOPIC = "alerts"
-FAILED_MESSAGES_TABLE = "failed-messages"
 PREVIEW_CHARS = 200
 
 

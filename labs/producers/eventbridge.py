@@ -25,9 +25,8 @@ from typing import Callable
 
 import boto3
 
-ORDERS_BUS = "orders-bus"
-ORDER_SOURCE = "com.myapp.orders"
-ORDER_EVENT_TYPES = ("OrderCreated", "OrderShipped", "OrderCancelled")
+from labs.names import ORDERS_BUS, ORDER_EVENT_TYPES, ORDER_SOURCE
+
 
 MAX_ENTRIES_PER_CALL = 10  # AWS rejects an 11th entry (ValidationException)
 MAX_REQUEST_BYTES = 256 * 1024  # AWS's limit for one put_events request, entries added up

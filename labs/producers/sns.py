@@ -19,8 +19,9 @@ import os
 
 import boto3
 
+from labs.names import ORDER_EVENTS_TOPIC
+
 MAX_MESSAGE_ATTRIBUTES = 10  # SNS's limit per message
-ORDER_EVENTS_TOPIC = "order-events"
 
 
 @functools.cache

@@ -27,9 +27,8 @@ from labs.schema import (
     create_order_event,
     explain_validation_error,
 )
+from labs.names import ORDERS_BUS, ORDER_SOURCE
 
-ORDERS_BUS = "orders-bus"
-ORDER_SOURCE = "com.myapp.orders"
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())  # a library logs; the application decides where to
