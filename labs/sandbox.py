@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from labs.names import REGION  # noqa: E402  (the course text's region)
+from labs.names import REGION
+
 ACCOUNT_ID = "123456789012"  # moto's default account: never a real one
 
 # What moto needs to behave like AWS for this course (see MOTO_FACTS.md).
