@@ -4,7 +4,7 @@
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.
 set -euo pipefail
 PY=${1:-.venv/bin/python}
-PLAYWRIGHT_VERSION=1.65.2
+
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -20,4 +20,4 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-"$PY" -c 'import playwright' 2>/dev/null || "$PY" -m pip install -q "playwright==$PLAYWRIGHT_VERSION"
+"$PY" -c "import playwright" 2>/dev/null || "$PY" -m pip install -q -c constraints.txt -e ".[browser]"  # pinned in pyproject.toml
