@@ -162,7 +162,7 @@ def _never_unwraps(event, context):
     return {"batchItemFailures": failed}
 
 
-@exercise("02.lambda_handler", "SQS コンシューマ: SNS エンベロープの判定と部分バッチ応答",
+@exercise("02.lambda_handler", "SQS コンシューマー: SNS エンベロープの判定と部分バッチ応答",
           reference=consumer.lambda_handler,
           wrong=(_seed_lambda_handler, _raises_on_first_failure, _never_unwraps))
 def _(candidate):

@@ -116,7 +116,7 @@ def _no_alert(event, context):
     return {"batchItemFailures": []}
 
 
-@exercise("03.dlq_handler", "DLQ ハンドラ: アラートを送り、failed-messages に保存する",
+@exercise("03.dlq_handler", "DLQ ハンドラー: アラートを送り、failed-messages に保存する",
           reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert))
 def _(candidate):
     sqs = sandbox.client("sqs")
