@@ -85,7 +85,7 @@ def _expect_one(events: list[dict], detail_type: str, order: dict, case: str) ->
     return detail
 
 
-@exercise("05.payment_service", "コレオグラフィ: 決済サービスのハンドラ", reference=choreography.payment_service,
+@exercise("05.payment_service", "コレオグラフィ: 決済サービスのハンドラー", reference=choreography.payment_service,
           wrong=(
               lambda event, context: choreography.emit("payment", "PaymentCompleted", event["detail"]),
               lambda event, context: choreography.emit(
