@@ -17,7 +17,7 @@ KINDS = {"publish": ("s", "発行"), "deliver": (">", "配信"), "invoke": ("o",
 
 def timeline(records, title: str = "メッセージの流れ", ax=None):
     """Lanes of targets (y) over the runtime clock (x); shape = kind, colour = outcome."""
-    lane_of = [r.target if r.kind != "publish" else f"{r.target} (発行)" for r in records]
+    lane_of = [_lane(r) for r in records]
     lanes = list(dict.fromkeys(lane_of))  # in order of first appearance
     own = ax is None
     if own:
@@ -27,7 +27,8 @@ def timeline(records, title: str = "メッセージの流れ", ax=None):
                    color=OUTCOMES.get(r.outcome, ("tab:blue",))[0], s=60, zorder=3)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.invert_yaxis()
-    ax.set_xlim(left=0)  # time zero: the last recorder.clear()
+    end = max((r.t for r in records), default=1.0)
+    ax.set_xlim(0, end * 1.05 or 1.0)  # from time zero (the last recorder.clear()), last dot inside
     ax.set_xlabel("時刻 (秒, ランタイムの時計)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
@@ -39,6 +40,15 @@ def timeline(records, title: str = "メッセージの流れ", ax=None):
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return finish(ax, own)
+
+
+def _lane(record) -> str:
+    """Publishes and schedule firings get a lane of their own, beside the handlers they reach."""
+    if record.kind == "publish":
+        return f"{record.target} (発行)"
+    if record.kind == "schedule":
+        return f"{record.source} (スケジュール)"
+    return record.target
 
 
 def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", ax=None):

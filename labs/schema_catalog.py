@@ -74,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = export_catalog(check=args.check)
     for path in paths:
-        print(f"{'stale' if args.check else 'wrote'}: {path}")
+        print(f"{'古いファイル' if args.check else '書き出しました'}: {path.relative_to(CATALOG_DIR.parent)}")
     if args.check and paths:
-        print("the schema catalog is out of date: run  python -m labs.schema_catalog", file=sys.stderr)
+        print("スキーマカタログがモデルと一致しません。python -m labs.schema_catalog で書き直してください", file=sys.stderr)
         return 1
     if not paths:
-        print(f"the schema catalog is up to date ({len(MODELS)} schemas)")
+        print(f"スキーマカタログはモデルと一致しています (スキーマ {len(MODELS)} 個)")
     return 0
 
 

@@ -224,3 +224,20 @@ def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
     assert len(calls) == 3
     [info] = peek(failures)
     assert json.loads(info["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_async_event_goes_to_the_failure_queue_right_after_its_last_retry():
+    resources.ensure_bus("orders-bus")
+    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+
+    def always_fails(event, context):
+        raise ValueError("no")
+
+    runtime = LocalRuntime()
+    runtime.on_rule("orders-bus", "all", always_fails)
+    boto3.client("events").put_events(Entries=[
+        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": "{}", "EventBusName": "orders-bus"}])
+    runtime.run_until_quiet()
+    last_attempt = recorder.select(kind="invoke")[-1].t
+    [moved] = recorder.select(kind="dlq")
+    assert moved.t - last_attempt < 1  # not another retry delay later

@@ -62,4 +62,4 @@ def test_command_line_check():
         [sys.executable, "-m", "labs.schema_catalog", "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "up to date" in result.stdout
+    assert "一致しています" in result.stdout

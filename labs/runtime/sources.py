@@ -217,7 +217,9 @@ class AsyncSource(QueueSource):
 
     def _retry_delay(self, message):
         attempt = int(message["Attributes"].get("ApproximateReceiveCount", 1))
-        return ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
+        if attempt > len(ASYNC_RETRY_DELAYS):
+            return 0  # retries used up: straight on to the failure queue, as Lambda does
+        return ASYNC_RETRY_DELAYS[attempt - 1]
 
 
 class StreamSource:

@@ -172,7 +172,7 @@ def _(candidate):
     except NotImplementedError:
         raise
     except Exception as error:
-        expect(False, "1 件の失敗でハンドラ全体が例外を送出しました。これではバッチ全体 (5 件) が再試行されます。"
+        expect(False, "1 件の失敗でハンドラー全体が例外を送出しました。これではバッチ全体 (5 件) が再試行されます。"
                       f"レコードごとに try/except してください ({type(error).__name__}: {error})")
     expect(isinstance(result, dict) and isinstance(result.get("batchItemFailures"), list),
            f"{{'batchItemFailures': [...]}} を返してください (返り値: {result!r:.100})")
