@@ -17,11 +17,11 @@ def check_python():
 
 
 def check_packages():
+    """Every package the workbook needs, at the pinned version (extras such as test are not needed to learn)."""
+    needed = [Requirement(spec) for spec in metadata.requires(DISTRIBUTION) or []]
+    needed = [r for r in needed if not r.marker or r.marker.evaluate({"extra": ""})]
     wrong = []
-    for spec in metadata.requires(DISTRIBUTION) or []:
-        requirement = Requirement(spec)
-        if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
-            continue
+    for requirement in needed:
         try:
             installed = metadata.version(requirement.name)
         except metadata.PackageNotFoundError:
@@ -29,8 +29,7 @@ def check_packages():
             continue
         if installed not in requirement.specifier:
             wrong.append(f"{requirement.name} {installed} (必要: {requirement.specifier})")
-    count = len(metadata.requires(DISTRIBUTION) or [])
-    return not wrong, "; ".join(wrong) or f"固定したバージョンのパッケージ {count} 個"
+    return not wrong, "; ".join(wrong) or f"固定したバージョンのパッケージ {len(needed)} 個"
 
 
 def check_sandbox():
