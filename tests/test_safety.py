@@ -10,7 +10,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -153,12 +152,6 @@ except sandbox.SandboxRefused as error:
     assert attempts == []  # refused before a connection or even a name lookup
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def outward_address() -> str | None:
     """This machine's non-loopback address, if it has one (a UDP connect sends nothing)."""
     try:
@@ -184,30 +177,14 @@ def listening_addresses(port: int) -> list[str]:
     return found
 
 
-def test_the_shared_server_listens_on_127_0_0_1_only():
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABS_"))}
-    server = subprocess.Popen([sys.executable, "-c", f"from labs import sandbox; sandbox.serve({port})"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the shared server did not start")
-        if os.path.exists("/proc/net/tcp"):
-            assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1, nothing on 0.0.0.0 or IPv6
-        outward = outward_address()
-        if outward:
-            with pytest.raises(OSError):
-                socket.create_connection((outward, port), timeout=1).close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def test_the_shared_server_listens_on_127_0_0_1_only(shared_server):
+    port = int(shared_server.rsplit(":", 1)[1])
+    if os.path.exists("/proc/net/tcp"):
+        assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1, nothing on 0.0.0.0 or IPv6
+    outward = outward_address()
+    if outward:
+        with pytest.raises(OSError):
+            socket.create_connection((outward, port), timeout=1).close()
 
 
 KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")

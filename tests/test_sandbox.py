@@ -2,10 +2,8 @@
 without LABS_REAL_AWS=1. Mode tests run in a subprocess: the mode is fixed per process."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -57,31 +55,6 @@ def test_non_loopback_endpoint_is_refused_before_any_request(endpoint):
 def test_real_aws_only_with_explicit_opt_in():
     result = run_python("from labs import sandbox; print(sandbox.start().mode)", LABS_REAL_AWS="1")
     assert result.stdout.strip() == "real-aws"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def shared_server():
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABS_"))}
-    server = subprocess.Popen([sys.executable, "-m", "labs", "sandbox", "serve", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_shared_server_is_seen_by_notebooks_and_the_aws_cli(shared_server):
