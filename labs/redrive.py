@@ -10,7 +10,8 @@ Safe to run twice, and to interrupt:
 * A message is deleted from the DLQ only after it was sent to the source queue, so a crash
   loses nothing (at worst the message is sent twice: consumers must be idempotent anyway).
 * An archived row is first *claimed* (``pending_review`` -> ``redriving``, conditionally), so two
-  runs never send it both; a row left ``redriving`` by a crash is picked up by the next run.
+  runs at the same moment do not both send it; a row left ``redriving`` by a crash is sent again
+  by the next run (at-least-once, like SQS itself: consumers must be idempotent).
 * A second run finds nothing left to do and sends nothing.
 """
 from __future__ import annotations
@@ -65,8 +66,11 @@ def _fifo_params(message: dict, queue_url: str) -> dict:
     if not queue_url.endswith(".fifo"):
         return {}
     attributes = message.get("Attributes", {})
+    # A fresh deduplication id: the original one may still be inside FIFO's 5-minute window, and
+    # SQS would accept the send but drop the message (which we then delete from the DLQ: lost).
+    # Derived from this DLQ message's id, so resending it after a crash still deduplicates.
     return {"MessageGroupId": attributes.get("MessageGroupId", "redrive"),
-            "MessageDeduplicationId": attributes.get("MessageDeduplicationId") or message["MessageId"]}
+            "MessageDeduplicationId": f"redrive-{message['MessageId']}"}
 
 
 def move_messages(dlq_url: str, source_url: str) -> list[str]:

@@ -155,6 +155,9 @@ def ensure_subscription(
         if not existing:
             return sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint,
                                  Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
+        if filter_policy is None and "FilterPolicy" in sns.get_subscription_attributes(
+                SubscriptionArn=existing[0])["Attributes"]:
+            attributes["FilterPolicy"] = "{}"  # a cell re-run without a filter: remove the old one
         for name, value in attributes.items():  # scope before policy: the policy is read in its scope
             sns.set_subscription_attributes(SubscriptionArn=existing[0], AttributeName=name, AttributeValue=value)
     except sns.exceptions.InvalidParameterException as error:

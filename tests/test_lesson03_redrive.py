@@ -141,3 +141,18 @@ def test_redrive_without_a_table_only_moves(queues):
     source, dead = queues
     _send(dead, 2)
     assert len(redrive.redrive(dead, source).moved) == 2
+
+
+def test_fifo_redrive_uses_a_fresh_deduplication_id():
+    # Reusing the original id inside FIFO's 5-minute window would make AWS drop the message
+    # silently (moto only deduplicates against messages still queued, so it would not show).
+    from labs import resources
+
+    source = resources.ensure_queue("orders", fifo=True, attributes={"ContentBasedDeduplication": "false"})
+    dead = resources.ensure_queue("orders-dlq", fifo=True)
+    sqs = sandbox.client("sqs")
+    sqs.send_message(QueueUrl=dead, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="original")
+    redrive.move_messages(dead, source)
+    [moved] = sqs.receive_message(QueueUrl=source, MessageSystemAttributeNames=["All"])["Messages"]
+    assert moved["Body"] == "x"
+    assert moved["Attributes"]["MessageDeduplicationId"] != "original"

@@ -50,3 +50,13 @@ def test_reset_empties_the_sandbox():
     assert sandbox.client("sns").list_topics()["Topics"] == []
     assert sandbox.client("dynamodb").list_tables()["TableNames"] == []
     assert resources.provision_seed().queues  # and it can be built again
+
+
+def test_subscription_without_a_filter_removes_an_earlier_one():
+    topic = resources.ensure_topic("t")
+    url = resources.ensure_queue("q")
+    resources.ensure_subscription(topic, url, filter_policy={"priority": ["high"]})
+    resources.ensure_subscription(topic, url)  # the cell, edited to drop the filter, run again
+    sandbox.client("sns").publish(TopicArn=topic, Message="low priority, no attributes")
+    attrs = sandbox.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"

@@ -241,3 +241,60 @@ def test_async_event_goes_to_the_failure_queue_right_after_its_last_retry():
     last_attempt = recorder.select(kind="invoke")[-1].t
     [moved] = recorder.select(kind="dlq")
     assert moved.t - last_attempt < 1  # not another retry delay later
+
+
+def test_function_timeout_longer_than_the_visibility_timeout_is_refused_as_on_aws():
+    url = resources.ensure_queue("short", visibility_timeout=5)
+    with pytest.raises(ValueError, match="可視性タイムアウト"):
+        LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", timeout=30)
+    LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", timeout=5)  # equal is fine
+
+
+def test_run_until_quiet_gives_up_on_endless_retries_and_says_so():
+    url = resources.ensure_queue("no-dlq", visibility_timeout=0)
+    send(url, "poison")
+    runtime = LocalRuntime()
+
+    def always_fails(event, context):
+        raise RuntimeError("never works")
+
+    runtime.on_queue(url, always_fails, timeout=0)
+    made = runtime.run_until_quiet(max_invocations=25)
+    assert made == 25
+    [note] = recorder.select(kind="note")
+    assert "打ち切りました" in note.detail
+    assert depth(url) == 1  # still there: nothing lost
+
+
+def test_a_new_runtime_releases_what_an_earlier_one_parked():
+    url = resources.ensure_queue("orders")
+    send(url, "b")
+    first = LocalRuntime()
+    first.on_queue(url, fail_bodies({"b"}), function_name="f")
+    first.deliver_due()
+    bodies = []
+    second = LocalRuntime()  # as when a notebook cell is run again
+    second.on_queue(url, lambda e, c: bodies.extend(r["body"] for r in e["Records"]), function_name="f")
+    second.run_until_quiet()
+    assert bodies == ["b"]
+
+
+def test_one_broken_source_does_not_stop_the_others():
+    good_url = resources.ensure_queue("good")
+    send(good_url, "x")
+    runtime = LocalRuntime()
+    seen = []
+    runtime.on_queue(good_url, lambda e, c: seen.append(1), function_name="good")
+
+    class Broken:
+        function_name, kind, parked = "broken", "sqs", 0
+
+        def poll(self):
+            raise RuntimeError("poller fault")
+
+        def next_due(self):
+            return None
+
+    runtime.sources = {"broken": Broken(), **runtime.sources}
+    assert runtime.deliver_due() == 1 and seen == [1]
+    assert "ポーリング失敗" in recorder.select(kind="note")[0].detail

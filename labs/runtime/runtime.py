@@ -43,7 +43,11 @@ class LocalRuntime:
     # -- wiring ----------------------------------------------------------------------------
     def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
                  batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30) -> SqsSource:
-        """An SQS event source mapping from ``queue_url`` to ``handler``."""
+        """An SQS event source mapping from ``queue_url`` to ``handler``.
+
+        ``report_batch_item_failures`` defaults to True here, because every lesson wants it; on
+        AWS it is off unless you list ``ReportBatchItemFailures`` in ``FunctionResponseTypes``.
+        """
         name = function_name or handler.__name__
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
                            delivery=self.delivery)
@@ -97,19 +101,26 @@ class LocalRuntime:
     # -- running step by step ---------------------------------------------------------------
     def deliver_due(self) -> int:
         """One pass: each source hands over what is due now. Returns invocations made."""
-        return sum(source.poll() for source in list(self.sources.values()))
+        return sum(_poll(source) for source in list(self.sources.values()))
 
-    def run_until_quiet(self, max_seconds: float = QUIET_LIMIT_SECONDS) -> int:
-        """Deliver until nothing is left, skipping each retry wait. Returns invocations made."""
+    def run_until_quiet(self, max_seconds: float = QUIET_LIMIT_SECONDS, max_invocations: int = 10_000) -> int:
+        """Deliver until nothing is left, skipping each retry wait. Returns invocations made.
+
+        Stops early (and says so) past ``max_seconds`` on the clock or ``max_invocations``:
+        a message that fails for ever on a queue without a DLQ would otherwise never end.
+        """
         started, made = clock.now(), 0
         while True:
+            if clock.now() - started > max_seconds or made >= max_invocations:
+                recorder.record("note", "runtime", "run_until_quiet", "error", detail=(
+                    f"打ち切りました: {made} 回呼び出し、まだ {self.parked} 件が再試行待ちです (DLQ はありますか?)"))
+                return made
             made_now = self.deliver_due()
             made += made_now
             if made_now:
                 continue
-            due = [d for s in self.sources.values() if getattr(s, "kind", "") != "schedule"
-                   for d in [s.next_due()] if d is not None]
-            if not due or min(due) - started > max_seconds:
+            due = [d for s in self.sources.values() for d in [s.next_due()] if d is not None]
+            if not due:
                 return made
             clock.skip_to(min(due))
 
@@ -136,13 +147,7 @@ class LocalRuntime:
 
     def _loop(self, source, poll_interval: float) -> None:
         while not self._stop.is_set():
-            try:
-                made = source.poll()
-            except Exception as error:  # keep polling, as Lambda's poller does; say what happened
-                recorder.record("note", getattr(source, "queue_name", "?"), source.function_name, "error",
-                                detail=f"ポーリング失敗: {type(error).__name__}: {error}")
-                made = 0
-            if not made:
+            if not _poll(source):
                 self._stop.wait(poll_interval)
 
     def stop(self) -> None:
@@ -172,3 +177,12 @@ class LocalRuntime:
                 return True
         return False
 
+
+def _poll(source) -> int:
+    """One poll of one source; a failure of the machinery is recorded, and the others go on."""
+    try:
+        return source.poll()
+    except Exception as error:  # like Lambda's poller: log, back off, keep polling
+        recorder.record("note", getattr(source, "queue_name", "?"), source.function_name, "error",
+                        detail=f"ポーリング失敗: {type(error).__name__}: {error}")
+        return 0

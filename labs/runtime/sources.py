@@ -29,6 +29,10 @@ from labs.runtime.invoke import Handler, Invocation, invoke
 
 ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of an async event
 
+# Messages waiting out a visibility timeout or retry delay, per queue URL: (due time, message).
+# Kept per queue, not per source, so a runtime made again in a later cell releases them too.
+_PARKED: dict[str, list[tuple[float, dict]]] = {}
+
 
 def _queue_name(url_or_arn: str) -> str:
     return url_or_arn.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -41,7 +45,7 @@ class QueueSource:
 
     def __init__(self, queue_url: str, handler: Handler, function_name: str, batch_size: int, timeout: int):
         if not 1 <= batch_size <= 10:
-            raise ValueError(f"batch_size は 1〜10 で指定してください (指定値: {batch_size})")
+            raise ValueError(f"このランタイムの batch_size は 1〜10 です (指定値: {batch_size})")
         self.sqs = sandbox.client("sqs")
         self.queue_url = queue_url
         self.queue_name = _queue_name(queue_url)
@@ -55,7 +59,7 @@ class QueueSource:
         redrive = json.loads(attributes["RedrivePolicy"]) if "RedrivePolicy" in attributes else None
         self.max_receive_count = int(redrive["maxReceiveCount"]) if redrive else None
         self.dead_letter_queue = _queue_name(redrive["deadLetterTargetArn"]) if redrive else None
-        self._parked: list[tuple[float, dict]] = []  # (due time, message)
+        self._parked = _PARKED.setdefault(queue_url, [])
         self.invocations: list[Invocation] = []
 
     # -- the loop body ---------------------------------------------------------------
@@ -100,12 +104,12 @@ class QueueSource:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
         now = clock.now()
-        self._parked += [(now + self._retry_delay(m), m) for m in messages if m["MessageId"] in failed_ids]
+        self._parked.extend((now + self._retry_delay(m), m) for m in messages if m["MessageId"] in failed_ids)
 
     def _release_due(self) -> None:
         now = clock.now()
         due = [m for t, m in self._parked if t <= now]
-        self._parked = [(t, m) for t, m in self._parked if t > now]
+        self._parked[:] = [(t, m) for t, m in self._parked if t > now]
         for message in due:
             try:
                 self.sqs.change_message_visibility(
@@ -139,6 +143,12 @@ class SqsSource(QueueSource):
     def __init__(self, queue_url, handler, function_name, batch_size=10, report_batch_item_failures=True, timeout=30,
                  delivery=None):
         super().__init__(queue_url, handler, function_name, batch_size, timeout)
+        if timeout > self.visibility_timeout:
+            # AWS refuses such a mapping: the batch would become visible while still being processed.
+            raise ValueError(
+                f"関数のタイムアウト ({timeout} 秒) がキュー {self.queue_name} の可視性タイムアウト "
+                f"({self.visibility_timeout} 秒) より長いと、AWS はイベントソースマッピングを作れません。"
+                "timeout= を短くするか、可視性タイムアウトを延ばしてください")
         self.report_batch_item_failures = report_batch_item_failures
         # Duplicates and reordering (labs.delivery); the default is moto's in-order, once-only delivery.
         self.delivery = (delivery or ExactDelivery()).for_queue(
@@ -204,9 +214,9 @@ class AsyncSource(QueueSource):
                 event = self.shape(shapes.json_body(message["Body"]))
             except ValueError as error:
                 call = Invocation(self.function_name, {}, error=error)
-            except KeyError as error:  # e.g. a raw body where an SNS envelope was expected
+            except Exception as error:  # e.g. a raw body where an SNS envelope was expected
                 call = Invocation(self.function_name, {}, error=ValueError(
-                    f"{self.source} から届いたメッセージの形が想定と違います: 項目 {error} がありません"))
+                    f"{self.source} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
             else:
                 call = invoke(self.handler, event, self.function_name, self.timeout)
             if not call.ok:

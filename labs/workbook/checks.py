@@ -80,8 +80,8 @@ def evaluate(id: str, candidate: Any) -> Outcome:
         item.run(candidate)
     except NotImplementedError:
         return Outcome("not_implemented")
-    except CheckFailed as failure:
-        return Outcome("failed", str(failure))
+    except AssertionError as failure:  # CheckFailed, or a plain assert in a check or in the learner's code
+        return Outcome("failed", str(failure) or "アサーションが失敗しました")
     except Exception as error:  # the learner's code raised something else: a failure, told plainly
         return Outcome("failed", f"あなたのコードが例外を送出しました: {type(error).__name__}: {error}")
     return Outcome("passed")

@@ -21,7 +21,7 @@ from labs.producers import eventbridge
 from labs.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
 from labs.runtime.context import LambdaContext
 from labs.queues import drain
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import CheckFailed, exercise, expect
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
 
@@ -104,8 +104,8 @@ def _check_high_value(candidate):
     expect(isinstance(pattern, dict), f"パターンは dict で返してください (返り値: {type(pattern).__name__})")
     try:
         matched = _matches(pattern, HIGH_VALUE_PROBES)
-    except ClientError as error:
-        raise AssertionError(f"EventBridge がパターンを拒否しました: {error.response['Error']['Message']}") from None
+    except ValueError as error:  # ensure_rule's Japanese message, with EventBridge's own reason
+        raise CheckFailed(f"EventBridge がパターンを拒否しました: {error}") from None
     wrong = [(label, should) for (label, *_, should), got in zip(HIGH_VALUE_PROBES, matched) if got != should]
     expect(not wrong, "マッチの結果が違います: " + "、".join(
         f"{label} は{'マッチすべき' if should else 'マッチすべきでない'}" for label, should in wrong))
@@ -181,7 +181,7 @@ def _check_publish(candidate):
     except ValueError:
         pass
     else:
-        raise AssertionError("未知の event_type 'OrderReturned' で ValueError を送出してください")
+        raise CheckFailed("未知の event_type 'OrderReturned' で ValueError を送出してください")
     expect(not fake.calls, "未知の event_type なのに put_events を呼びました (送る前に止めてください)")
 
     # 2. A real publish reaches orders-bus with the right envelope and detail.
@@ -205,7 +205,7 @@ def _check_publish(candidate):
     try:
         stamp = datetime.fromisoformat(str(detail.get("timestamp")))
     except ValueError:
-        raise AssertionError(f"detail.timestamp が ISO 8601 ではありません: {detail.get('timestamp')!r}") from None
+        raise CheckFailed(f"detail.timestamp が ISO 8601 ではありません: {detail.get('timestamp')!r}") from None
     expect(stamp.tzinfo is not None,
            f"detail.timestamp にタイムゾーンがありません ({detail['timestamp']}): datetime.utcnow() は naive です。"
            "datetime.now(timezone.utc) を使ってください")
@@ -217,9 +217,9 @@ def _check_publish(candidate):
     except EventPublishError as error:
         expect("InternalFailure" in str(error), f"EventPublishError のメッセージに ErrorCode (InternalFailure) を含めてください: {error}")
     except Exception as error:
-        raise AssertionError(f"EventPublishError ではなく {type(error).__name__} が送出されました") from None
+        raise CheckFailed(f"EventPublishError ではなく {type(error).__name__} が送出されました") from None
     else:
-        raise AssertionError("FailedEntryCount=1 (ErrorCode InternalFailure) なのに例外が送出されませんでした")
+        raise CheckFailed("FailedEntryCount=1 (ErrorCode InternalFailure) なのに例外が送出されませんでした")
 
     # 4. Success through an injected client returns that client's EventId.
     returned = candidate(CHECK_ORDER, "OrderCancelled", events=_FakeEvents(None))
@@ -311,7 +311,7 @@ def _check_dispatcher(candidate):
             with contextlib.redirect_stdout(out):
                 candidate(order_event("OrderReturned", {"orderId": "CHK-ORD-3"}), context)
         except Exception as error:
-            raise AssertionError(f"未知の detail-type 'OrderReturned' で例外 {type(error).__name__}: {error} "
+            raise CheckFailed(f"未知の detail-type 'OrderReturned' で例外 {type(error).__name__}: {error} "
                                  "が出ました。ログに残して無視してください") from None
         finally:
             root.removeHandler(captured)
