@@ -69,6 +69,12 @@ class Sandbox:
 
 _current: Sandbox | None = None
 _mock = None
+_on_reset: list = []  # what else forgets its state when the sandbox is emptied (e.g. parked retries)
+
+
+def on_reset(forget) -> None:
+    """Call ``forget()`` whenever reset() empties the sandbox."""
+    _on_reset.append(forget)
 
 
 def is_loopback(url: str) -> bool:
@@ -177,6 +183,8 @@ def reset() -> None:
         _post(box.endpoint_url, "/moto-api/config", MOTO_CONFIG)
     else:
         raise SandboxRefused("本物の AWS はリセットできません / refusing to reset real AWS")
+    for forget in _on_reset:
+        forget()
 
 
 def _post(endpoint: str, path: str, body: dict | None) -> None:

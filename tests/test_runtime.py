@@ -298,3 +298,14 @@ def test_one_broken_source_does_not_stop_the_others():
     runtime.sources = {"broken": Broken(), **runtime.sources}
     assert runtime.deliver_due() == 1 and seen == [1]
     assert "ポーリング失敗" in recorder.select(kind="note")[0].detail
+
+
+def test_reset_forgets_parked_retries():
+    url = resources.ensure_queue("orders")
+    send(url, "b")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, fail_bodies({"b"}), function_name="f")
+    runtime.deliver_due()
+    assert runtime.parked == 1
+    sandbox.reset()
+    assert runtime.parked == 0

@@ -34,6 +34,14 @@ ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of a
 _PARKED: dict[str, list[tuple[float, dict]]] = {}
 
 
+def _forget_parked() -> None:
+    for parked in _PARKED.values():  # cleared in place: sources hold these very lists
+        parked.clear()
+
+
+sandbox.on_reset(_forget_parked)
+
+
 def _queue_name(url_or_arn: str) -> str:
     return url_or_arn.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
@@ -116,7 +124,7 @@ class QueueSource:
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
             except self.sqs.exceptions.ClientError:
-                pass  # its visibility timeout ran out in real time already: it is visible anyway
+                continue  # its visibility timeout ran out in real time already: visible anyway
             receives = int(message["Attributes"].get("ApproximateReceiveCount", 1))
             if self.max_receive_count and receives >= self.max_receive_count:
                 # SQS moves it to the DLQ on the next receive (RedrivePolicy), not the runtime.
