@@ -309,3 +309,15 @@ def test_reset_forgets_parked_retries():
     assert runtime.parked == 1
     sandbox.reset()
     assert runtime.parked == 0
+
+
+def test_a_lambda_as_rule_target_gets_a_valid_internal_queue_name():
+    resources.ensure_bus("orders-bus")
+    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    got = []
+    runtime = LocalRuntime()
+    runtime.on_rule("orders-bus", "all", lambda event, context: got.append(event["detail"]))
+    boto3.client("events").put_events(Entries=[
+        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": '{"n": 1}', "EventBusName": "orders-bus"}])
+    runtime.run_until_quiet()
+    assert got == [{"n": 1}]

@@ -91,9 +91,12 @@ def make_handler(
                 rejection = Rejection(message_id, int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)),
                                       error.problems, record["body"])
                 logger.warning("invalid event rejected: %s", rejection.describe())
-                if on_invalid is not None:
-                    on_invalid(rejection)
                 failures.append({"itemIdentifier": message_id})
+                if on_invalid is not None:
+                    try:
+                        on_invalid(rejection)
+                    except Exception:  # a broken callback must not fail the valid records too
+                        logger.exception("on_invalid failed for %s", message_id)
                 continue
             try:
                 process(order_event)

@@ -16,6 +16,7 @@ In the background (consumers working at their own pace)::
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 
@@ -94,7 +95,8 @@ class LocalRuntime:
     @staticmethod
     def _function_queue(function_name: str, origin: str) -> str:
         """The internal queue standing for Lambda's async event queue, and its failure queue."""
-        base = f"lambda-{function_name}-{origin}"[:70]
+        # SQS names allow letters, digits, - and _ only (a lambda's name is "<lambda>").
+        base = re.sub(r"[^A-Za-z0-9_-]", "-", f"lambda-{function_name}-{origin}")[:70]
         return resources.ensure_queue(base, visibility_timeout=900, dead_letter_queue=f"{base}-failed",
                                       max_receive_count=1 + len(ASYNC_RETRY_DELAYS))
 

@@ -25,6 +25,7 @@ from labs.delivery import ExactDelivery
 from labs.observe import recorder
 from labs.runtime import shapes
 from labs.clock import clock
+from labs.runtime.context import LambdaContext
 from labs.runtime.invoke import Handler, Invocation, invoke
 
 ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of an async event
@@ -246,6 +247,10 @@ class StreamSource:
     A failed batch is retried (the iterator does not move) up to ``max_retry_attempts``
     times; then a record of the failed batch goes to the ``on_failure`` queue, as AWS's
     on-failure destination does, and the shard moves on.
+
+    Differences from AWS, chosen for a notebook: AWS's default ``MaximumRetryAttempts`` is -1
+    (retry until the records expire, 24 h), here 2; reading always starts at TRIM_HORIZON;
+    a failed batch is not bisected (``BisectBatchOnFunctionError``).
     """
 
     kind = "stream"
@@ -323,10 +328,11 @@ class StreamSource:
             sqs = sandbox.client("sqs")
             url = sqs.get_queue_url(QueueName=self.on_failure)["QueueUrl"]
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
-                "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.function_name},
+                "requestContext": {"condition": "RetryAttemptsExhausted",
+                                   "functionArn": LambdaContext(self.function_name).invoked_function_arn},
                 "DDBStreamBatchInfo": {"shardId": shard_id, "streamArn": self.stream_arn,
                                        "startSequenceNumber": sequence_numbers[0],
                                        "endSequenceNumber": sequence_numbers[-1],
                                        "batchSize": len(sequence_numbers)},
-                "responseContext": {"functionError": call.describe_error()},
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             }))
