@@ -23,6 +23,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from labs import sandbox
+from labs.consumers.sqs import unwrap
 from labs.observe import Table, recorder
 from labs.queues import peek
 
@@ -65,13 +66,11 @@ class Ledger:
 def business_key(body: str, key: str) -> str | None:
     """The business key of a queued message: raw JSON, an SNS envelope or an EventBridge event."""
     try:
-        document = json.loads(body)
-        if isinstance(document, dict) and document.get("Type") == "Notification" and "Message" in document:
-            document = json.loads(document["Message"])
+        document = unwrap(body)
         if isinstance(document, dict) and isinstance(document.get("detail"), dict):
             document = document["detail"]
         value = document.get(key) if isinstance(document, dict) else None
-    except (json.JSONDecodeError, TypeError):
+    except ValueError:
         return None
     return str(value) if value is not None else None
 

@@ -98,11 +98,11 @@ def test_failed_publish_entries_are_not_counted_as_published():
 def test_business_key_reads_raw_sns_and_eventbridge_bodies_and_refuses_garbage():
     order = {"order_id": "o-1"}
     assert ledger.business_key(json.dumps(order), "order_id") == "o-1"
-    assert ledger.business_key(json.dumps({"Type": "Notification", "Message": json.dumps(order)}), "order_id") == "o-1"
+    assert ledger.business_key(json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:t", "Message": json.dumps(order)}), "order_id") == "o-1"
     assert ledger.business_key(json.dumps({"detail-type": "OrderCreated", "detail": order}), "order_id") == "o-1"
     assert ledger.business_key("not json", "order_id") is None
     assert ledger.business_key("[1, 2]", "order_id") is None
-    assert ledger.business_key(json.dumps({"Type": "Notification", "Message": "{broken"}), "order_id") is None
+    assert ledger.business_key(json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:t", "Message": "{broken"}), "order_id") is None
 
 
 def test_unreadable_dead_letters_are_counted_one_by_one():

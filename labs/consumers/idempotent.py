@@ -27,7 +27,6 @@ Tables (create them with ``labs.resources.ensure_table(name, key)`` for each of 
 from __future__ import annotations
 
 import functools
-import json
 
 import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -36,6 +35,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+
+from labs.consumers.sqs import unwrap
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
 PROCESSED_TABLE = "processed-events"  # event_id -> when it was applied (conditional write)
@@ -53,12 +54,7 @@ def _dynamodb():
 
 def order_event(body: str) -> dict:
     """The order event in an SQS body (raw, or inside an SNS envelope), checked."""
-    try:
-        event = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"メッセージ本文が JSON ではありません: {body[:80]!r} ({error.msg})") from error
-    if isinstance(event, dict) and event.get("Type") == "Notification" and "TopicArn" in event:
-        event = json.loads(event["Message"])
+    event = unwrap(body)
     if not isinstance(event, dict):
         raise ValueError(f"注文イベントが JSON オブジェクトではありません: {body[:80]!r}")
     missing = [k for k in ("event_id", "customer_id", "amount") if not event.get(k) and event.get(k) != 0]

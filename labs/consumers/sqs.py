@@ -23,11 +23,21 @@ from labs.names import ORDER_EVENT_TYPES as KNOWN_EVENT_TYPES
 
 
 def unwrap(body: str) -> dict:
-    """The domain message in an SQS body: inside an SNS envelope, or the body itself (raw delivery)."""
-    message = json.loads(body)
+    """The domain message in an SQS body: inside an SNS envelope, or the body itself (raw delivery).
+
+    Raises ValueError (in Japanese) when the body, or the envelope's Message, is not JSON.
+    """
+    message = _json(body)
     if isinstance(message, dict) and message.get("Type") == "Notification" and "TopicArn" in message:
-        return json.loads(message["Message"])  # SNS -> SQS without RawMessageDelivery
+        return _json(message["Message"])  # SNS -> SQS without RawMessageDelivery
     return message
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"メッセージ本文が JSON ではありません: {str(text)[:80]!r}") from error
 
 
 def process_message(message: dict) -> str:
