@@ -34,6 +34,7 @@ class Record:
     count: int = 1
     detail: str = ""
     ids: tuple[str, ...] = field(default=())
+    failed: int = 0  # of ``count``, how many did not go through (a publish's failed entries)
 
 
 class Recorder:
@@ -43,9 +44,10 @@ class Recorder:
         self._lock = threading.Lock()
         self.records: list[Record] = []
 
-    def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=(), t=None) -> Record:
+    def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=(), t=None, failed=0) -> Record:
         """Write down one happening, at ``t`` on the clock (default: now)."""
-        entry = Record(clock.now() if t is None else t, kind, source, target, outcome, count, detail, tuple(ids))
+        entry = Record(clock.now() if t is None else t, kind, source, target, outcome, count, detail, tuple(ids),
+                       failed)
         with self._lock:
             self.records.append(entry)
         return entry
@@ -113,7 +115,7 @@ def _on_publish(service: str, operation: str):
         sent, failed, ids, error = _summarise(params, parsed)
         outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
         detail = error or (f"{failed} 件失敗" if failed else "")
-        recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids)
+        recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
 
     return hook
 

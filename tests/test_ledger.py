@@ -89,8 +89,8 @@ def test_duplicates_hit_a_consumer_that_is_not_idempotent_twice():
 
 
 def test_failed_publish_entries_are_not_counted_as_published():
-    recorder.record("publish", "publish_batch", "t", "partial", 10, "2 件失敗")
-    recorder.record("publish", "publish", "t", "error", 1, "InternalError")
+    recorder.record("publish", "publish_batch", "t", "partial", 10, "2 件失敗", failed=2)
+    recorder.record("publish", "publish", "t", "error", 1, "InternalError", failed=1)
     recorder.record("publish", "publish", "t", "ok", 1)
     assert ledger.count_published("t") == 9
 
