@@ -23,7 +23,7 @@ def test_plain_client_publishes_are_recorded_with_ids_and_targets():
         ("send_message", "q", 1, "ok"), ("send_message_batch", "q", 3, "ok"), ("publish", "t", 1, "ok"),
         ("put_events", "orders-bus", 2, "partial")]
     assert published[0].ids == (message_id,)
-    assert published[3].detail == "1 件失敗"
+    assert published[3].detail == "1 件失敗" and published[3].failed == 1
 
 
 def test_a_failed_call_is_recorded_as_an_error():
