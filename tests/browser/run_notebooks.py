@@ -287,6 +287,22 @@ def run_menu(page, menu: str, *commands: str) -> None:
     page.locator(", ".join(f"li.lm-Menu-item[data-command='{c}']" for c in commands)).first.click()
 
 
+def read_saved(copy: Path, before: int, timeout: float = 20) -> dict:
+    """The notebook as the server saved it: wait until it changed *and* is whole JSON
+    (the server may still be writing it when its mtime first moves)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if copy.stat().st_mtime_ns != before:
+            try:
+                return json.loads(copy.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                if time.monotonic() > deadline:
+                    raise
+        elif time.monotonic() > deadline:
+            raise TimeoutError(f"{copy.name} was not saved within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def run_notebook(context, lab: Lab, relative: str, expected: Expected, screenshots: Path) -> Result:
     result = Result(relative)
     started = time.monotonic()
@@ -309,10 +325,7 @@ def run_notebook(context, lab: Lab, relative: str, expected: Expected, screensho
         # Save the copy, so the kernel's own record of every output can be read back.
         before = copy.stat().st_mtime_ns
         run_menu(page, "File", "docmanager:save")
-        deadline = time.monotonic() + 20
-        while copy.stat().st_mtime_ns == before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        saved = json.loads(copy.read_text(encoding="utf-8"))
+        saved = read_saved(copy, before)
         check(page, state, saved, expected, result)
         japanese_font(page, result.failures, result.notes)
         result.notes += [f"ページのエラー: {e}" for e in page_errors[:3]]
