@@ -17,28 +17,17 @@ Safe to run twice, and to interrupt:
 from __future__ import annotations
 
 import base64
-import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import boto3
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
+from labs import aws
 from labs.observe import recorder
 from labs.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
 from labs.names import FAILED_MESSAGES_TABLE
-
-
-@functools.cache
-def _sqs():
-    return boto3.client("sqs")
-
-
-@functools.cache
-def _dynamodb():
-    return boto3.resource("dynamodb")
 
 
 def _name(queue_url: str) -> str:
@@ -46,7 +35,7 @@ def _name(queue_url: str) -> str:
 
 
 def _arn(queue_url: str) -> str:
-    return _sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 @dataclass
@@ -76,7 +65,7 @@ def _fifo_params(message: dict, queue_url: str) -> dict:
 def move_messages(dlq_url: str, source_url: str) -> list[str]:
     """StartMessageMoveTask's job: every message of the DLQ back to ``source_url``, body and
     message attributes unchanged. Returns the moved messages' ids."""
-    sqs, moved = _sqs(), []
+    sqs, moved = aws.client("sqs"), []
     while batch := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
                                        MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
                                        ).get("Messages", []):
@@ -99,7 +88,7 @@ def move_messages(dlq_url: str, source_url: str) -> list[str]:
 def _release(queue_url: str, messages: list[dict]) -> None:
     for message in messages:
         try:
-            _sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            aws.client("sqs").change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
         except Exception:
             pass  # it comes back by itself when its visibility timeout ends
 
@@ -137,7 +126,7 @@ def _set_status(table, message_id: str, old: tuple[str, ...], new: str, **extra)
 
 def replay_failed_messages(dlq_url: str, source_url: str, table_name: str = FAILED_MESSAGES_TABLE) -> list[str]:
     """Send again what the DLQ handler archived from this DLQ; mark each row ``resolved``."""
-    table, dlq_arn, replayed = _dynamodb().Table(table_name), _arn(dlq_url), []
+    table, dlq_arn, replayed = aws.resource("dynamodb").Table(table_name), _arn(dlq_url), []
     rows, scan = [], {"FilterExpression": Attr("dlq_arn").eq(dlq_arn) & Attr("status").is_in(["pending_review", "redriving"])}
     while True:
         try:
@@ -157,7 +146,7 @@ def replay_failed_messages(dlq_url: str, source_url: str, table_name: str = FAIL
         attributes = sqs_message_attributes(json.loads(row.get("message_attributes") or "{}"))
         if attributes:
             params["MessageAttributes"] = attributes
-        sent = _sqs().send_message(**params)
+        sent = aws.client("sqs").send_message(**params)
         _set_status(table, row["message_id"], ("redriving",), "resolved",
                     resolved_at=datetime.now(timezone.utc).isoformat(), redriven_as=sent["MessageId"])
         replayed.append(row["message_id"])
@@ -170,7 +159,7 @@ def redrive(dlq_url: str, source_url: str, table_name: str = FAILED_MESSAGES_TAB
     """Everything that failed on ``source_url`` goes back to it: what is still in the DLQ, and
     what the DLQ handler archived. Rows of moved messages are marked ``resolved`` too."""
     report = RedriveReport(moved=move_messages(dlq_url, source_url))
-    table, now = _dynamodb().Table(table_name), datetime.now(timezone.utc).isoformat()
+    table, now = aws.resource("dynamodb").Table(table_name), datetime.now(timezone.utc).isoformat()
     for message_id in report.moved:
         _set_status(table, message_id, ("pending_review",), "resolved", resolved_at=now)  # no row: nothing to do
     report.replayed = replay_failed_messages(dlq_url, source_url, table_name)

@@ -3,6 +3,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from botocore.exceptions import ClientError
 
+from labs import aws
 from labs.patterns import cqrs
 from labs.runtime import LocalRuntime
 
@@ -38,8 +39,8 @@ def test_cancel_and_remove_are_projected_too(runtime):
     runtime.run_until_quiet()
     assert cqrs.customer_summary("alice") == {"customer_id": "alice", "order_count": 1, "total_amount": 1000,
                                               "cancelled_count": 1}
-    cqrs.aws("dynamodb").delete_item(TableName=cqrs.ORDERS_TABLE, Key={"order_id": {"S": "o3"}})
-    cqrs.aws("dynamodb").delete_item(TableName=cqrs.ORDERS_TABLE, Key={"order_id": {"S": "o2"}})  # cancelled: no change
+    aws.client("dynamodb").delete_item(TableName=cqrs.ORDERS_TABLE, Key={"order_id": {"S": "o3"}})
+    aws.client("dynamodb").delete_item(TableName=cqrs.ORDERS_TABLE, Key={"order_id": {"S": "o2"}})  # cancelled: no change
     runtime.run_until_quiet()
     assert summaries() == {"alice": (1, 1000, 1), "bob": (0, 0, 0)}
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from labs import aws, redrive, resources, sandbox
 from labs.queues import drain
-from labs import redrive, resources, sandbox
 from labs.consumers import dlq
 from labs.runtime import LocalRuntime
 
@@ -64,7 +64,7 @@ def test_a_crash_between_send_and_delete_loses_nothing(queues, monkeypatch):
             raise ConnectionError("停電")
         return real_delete(**kwargs)
 
-    monkeypatch.setattr(redrive._sqs(), "delete_message", crash_on_second_delete)
+    monkeypatch.setattr(aws.client("sqs"), "delete_message", crash_on_second_delete)
     with pytest.raises(ConnectionError):
         redrive.move_messages(dead, source)
     monkeypatch.undo()
@@ -121,7 +121,7 @@ def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
 def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch):
     source, dead = queues
     _archive_via_dlq_handler(source, dead, 2)
-    real_send, sends = redrive._sqs().send_message, []
+    real_send, sends = aws.client("sqs").send_message, []
 
     def crash_on_first_send(**kwargs):
         sends.append(kwargs)
@@ -129,7 +129,7 @@ def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch)
             raise ConnectionError("停電")
         return real_send(**kwargs)
 
-    monkeypatch.setattr(redrive._sqs(), "send_message", crash_on_first_send)
+    monkeypatch.setattr(aws.client("sqs"), "send_message", crash_on_first_send)
     with pytest.raises(ConnectionError):
         redrive.redrive(dead, source)
     monkeypatch.undo()

@@ -5,6 +5,7 @@ import time
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
+from labs import aws
 from labs.patterns import saga
 from labs.runtime import LocalRuntime
 
@@ -122,5 +123,5 @@ def test_setup_again_starts_the_tables_over_and_keeps_one_state_machine(machine)
     saga.run(runtime, arn, order("s9"))
     assert saga.setup(stock={"BOOK": 1}) == arn
     assert tables() == ({"BOOK": 1}, {}, [])
-    names = [m["name"] for m in saga.aws("stepfunctions").list_state_machines()["stateMachines"]]
+    names = [m["name"] for m in aws.client("stepfunctions").list_state_machines()["stateMachines"]]
     assert names.count(saga.STATE_MACHINE) == 1

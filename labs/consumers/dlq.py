@@ -15,32 +15,21 @@ topic. Fixed from the course text:
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 from datetime import datetime, timezone
 
-import boto3
 from botocore.exceptions import ClientError
 
+from labs import aws
 from labs.producers.sns import topic_arn
 from labs.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE
 
 PREVIEW_CHARS = 200
 
 
-@functools.cache
-def _sns():
-    return boto3.client("sns")
-
-
-@functools.cache
-def _dynamodb():
-    return boto3.resource("dynamodb")
-
-
 def _table():
-    return _dynamodb().Table(os.environ.get("FAILED_MESSAGES_TABLE", FAILED_MESSAGES_TABLE))
+    return aws.resource("dynamodb").Table(os.environ.get("FAILED_MESSAGES_TABLE", FAILED_MESSAGES_TABLE))
 
 
 def lambda_handler(event, context):
@@ -67,7 +56,7 @@ def lambda_handler(event, context):
 def send_alert(message_id: str, body: str, receive_count: int) -> dict:
     """Tell a human (Slack / e-mail subscribe to the alerts topic)."""
     arn = os.environ.get("ALERTS_TOPIC_ARN") or topic_arn(ALERTS_TOPIC)
-    return _sns().publish(
+    return aws.client("sns").publish(
         TopicArn=arn,
         Subject="DLQ Alert",
         Message=json.dumps({

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -36,6 +35,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from labs import aws
 from labs.consumers.sqs import unwrap
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
@@ -43,11 +43,6 @@ PROCESSED_TABLE = "processed-events"  # event_id -> when it was applied (conditi
 IDEMPOTENCY_TABLE = "idempotency"  # Powertools' records (key "id"; enable TTL on "expiration")
 TABLES = {POINTS_TABLE: "customer_id", PROCESSED_TABLE: "event_id", IDEMPOTENCY_TABLE: "id"}
 YEN_PER_POINT = 100
-
-
-@functools.cache
-def _dynamodb():
-    return boto3.client("dynamodb")  # made on first use: importing never reaches for credentials
 
 
 # --- the event and the effect -----------------------------------------------------------
@@ -81,7 +76,7 @@ def _add_points(event: dict) -> dict:
 
 def award_points(event: dict) -> dict:
     """The effect, on its own: NOT idempotent (every call adds the points again)."""
-    _dynamodb().update_item(**_add_points(event))
+    aws.client("dynamodb").update_item(**_add_points(event))
     return {"customer_id": event["customer_id"], "points_added": points_for(event)}
 
 
@@ -91,7 +86,7 @@ def award_points_once(event: dict) -> bool:
     Returns True when the points were added, False when the event had been applied
     already (the conditional write ``attribute_not_exists(event_id)`` failed).
     """
-    dynamodb = _dynamodb()
+    dynamodb = aws.client("dynamodb")
     try:
         dynamodb.transact_write_items(TransactItems=[
             {"Put": {
@@ -168,5 +163,5 @@ def powertools_handler(event, context):
 # --- reading the result -------------------------------------------------------------------
 
 def points_of(customer_id: str) -> int:
-    item = _dynamodb().get_item(TableName=POINTS_TABLE, Key={"customer_id": {"S": customer_id}}).get("Item")
+    item = aws.client("dynamodb").get_item(TableName=POINTS_TABLE, Key={"customer_id": {"S": customer_id}}).get("Item")
     return int(item["points"]["N"]) if item else 0

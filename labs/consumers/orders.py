@@ -13,13 +13,13 @@ from the environment, as a Lambda function's configuration would give them.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from decimal import Decimal
 
-import boto3
 from botocore.exceptions import ClientError
+
+from labs import aws
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,6 @@ REFUNDS_TABLE = os.environ.get("REFUNDS_TABLE", "refunds")  # order_id -> amount
 
 class OutOfStock(Exception):
     """Not enough stock to reserve: the order cannot be taken as it is."""
-
-
-@functools.cache
-def _dynamodb():
-    return boto3.client("dynamodb")
 
 
 def lambda_handler(event, context):
@@ -81,7 +76,7 @@ def handle_order_created(detail: dict) -> str:
         "ConditionExpression": "attribute_not_exists(order_id)",  # a second delivery changes nothing
     }})
     try:
-        _dynamodb().transact_write_items(TransactItems=writes)
+        aws.client("dynamodb").transact_write_items(TransactItems=writes)
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
@@ -96,7 +91,7 @@ def handle_order_created(detail: dict) -> str:
 def handle_order_shipped(detail: dict) -> str:
     """Record the tracking number; shipping an unknown or cancelled order is refused."""
     try:
-        _dynamodb().update_item(
+        aws.client("dynamodb").update_item(
             TableName=ORDERS_TABLE,
             Key={"order_id": {"S": detail["orderId"]}},
             UpdateExpression="SET #s = :shipped, tracking_number = :t",
@@ -117,7 +112,7 @@ def handle_order_shipped(detail: dict) -> str:
 def handle_order_cancelled(detail: dict) -> str:
     """Mark the order cancelled, put its reserved stock back and record a refund, at once."""
     order_id = detail["orderId"]
-    order = _dynamodb().get_item(TableName=ORDERS_TABLE, Key={"order_id": {"S": order_id}}).get("Item")
+    order = aws.client("dynamodb").get_item(TableName=ORDERS_TABLE, Key={"order_id": {"S": order_id}}).get("Item")
     if order is None:
         raise LookupError(f"注文 {order_id} が見つかりません (取消より先に作成イベントが届くはずです)")
     if order["status"]["S"] == "CANCELLED":
@@ -144,7 +139,7 @@ def handle_order_cancelled(detail: dict) -> str:
         "ConditionExpression": "attribute_not_exists(order_id)",
     }})
     try:
-        _dynamodb().transact_write_items(TransactItems=writes)
+        aws.client("dynamodb").transact_write_items(TransactItems=writes)
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
@@ -166,7 +161,7 @@ def ensure_order_tables() -> None:
 def restock(stock: dict[str, int]) -> None:
     """Set each product's available stock (and clear its reservations)."""
     for product_id, quantity in stock.items():
-        _dynamodb().put_item(TableName=INVENTORY_TABLE, Item={
+        aws.client("dynamodb").put_item(TableName=INVENTORY_TABLE, Item={
             "product_id": {"S": product_id}, "available": {"N": str(quantity)}, "reserved": {"N": "0"}})
 
 
@@ -174,6 +169,6 @@ def inventory(product_ids: list[str]) -> dict[str, dict[str, int]]:
     """{product_id: {"available": n, "reserved": n}} for the given products."""
     out = {}
     for product_id in product_ids:
-        item = _dynamodb().get_item(TableName=INVENTORY_TABLE, Key={"product_id": {"S": product_id}}).get("Item", {})
+        item = aws.client("dynamodb").get_item(TableName=INVENTORY_TABLE, Key={"product_id": {"S": product_id}}).get("Item", {})
         out[product_id] = {k: int(item[k]["N"]) for k in ("available", "reserved") if k in item}
     return out

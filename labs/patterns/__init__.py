@@ -5,19 +5,7 @@ plus the few helpers a notebook needs to wire it to the local runtime and show i
 """
 from __future__ import annotations
 
-import functools
-
-import boto3
-
-
-@functools.cache
-def aws(service: str):
-    """One boto3 client per service, made on first use.
-
-    On Lambda you would create clients at import time, once per container. Here they
-    are made lazily so that importing a pattern module never needs the sandbox yet.
-    """
-    return boto3.client(service)
+from labs import aws
 
 
 def table_rows(table_name: str, key: str) -> list[dict]:
@@ -26,7 +14,7 @@ def table_rows(table_name: str, key: str) -> list[dict]:
 
     plain = TypeDeserializer()
     items = []
-    for page in aws("dynamodb").get_paginator("scan").paginate(TableName=table_name):
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=table_name):
         for item in page["Items"]:
             row = {name: plain.deserialize(value) for name, value in item.items()}
             items.append({name: _number(value) for name, value in row.items()})
@@ -46,7 +34,7 @@ def recreate_table(name: str, key: str, *, stream: str | None = None) -> str:
     """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
     from labs import resources
 
-    ddb = aws("dynamodb")
+    ddb = aws.client("dynamodb")
     try:
         ddb.delete_table(TableName=name)
     except ddb.exceptions.ResourceNotFoundException:

@@ -19,7 +19,8 @@ import os
 from datetime import datetime, timezone
 
 from labs import resources
-from labs.patterns import aws, recreate_table, table_rows
+from labs import aws
+from labs.patterns import recreate_table, table_rows
 from labs.producers.eventbridge import EventPublishError
 from labs.resources import ORDERS_BUS
 
@@ -49,7 +50,7 @@ def bus_name() -> str:
 
 def emit(service: str, detail_type: str, detail: dict) -> str:
     """Publish one event as ``service``; returns its event id."""
-    response = aws("events").put_events(Entries=[{
+    response = aws.client("events").put_events(Entries=[{
         "EventBusName": bus_name(),
         "Source": SOURCES[service],
         "DetailType": detail_type,
@@ -71,7 +72,7 @@ def _unexpected(service: str, event: dict) -> ValueError:
 
 def place_order(order: dict) -> str:
     """The order service's API: record the order, then announce it."""
-    aws("dynamodb").put_item(TableName=ORDER_STATUS_TABLE, Item={
+    aws.client("dynamodb").put_item(TableName=ORDER_STATUS_TABLE, Item={
         "order_id": {"S": order["order_id"]}, "status": {"S": "PLACED"},
     })
     return emit("order", "OrderPlaced", order)
@@ -83,7 +84,7 @@ def order_service(event, context):
     status = {"OrderShipped": "SHIPPED", "StockReleased": "CANCELLED", "StockUnavailable": "CANCELLED"}.get(kind)
     if status is None:
         raise _unexpected("order", event)
-    aws("dynamodb").put_item(TableName=ORDER_STATUS_TABLE, Item={
+    aws.client("dynamodb").put_item(TableName=ORDER_STATUS_TABLE, Item={
         "order_id": {"S": detail["order_id"]}, "status": {"S": status}, "reason": {"S": detail.get("reason", "")},
     })
 
@@ -110,7 +111,7 @@ def _stock_updates(items: list[dict], sign: int) -> list[dict]:
 def inventory_service(event, context):
     """Reserves stock for new orders; gives it back when the payment failed (compensation)."""
     order, kind = event["detail"], event["detail-type"]
-    ddb = aws("dynamodb")
+    ddb = aws.client("dynamodb")
     if kind == "OrderPlaced":
         try:  # all items or none: one transaction
             ddb.transact_write_items(TransactItems=_stock_updates(order["items"], -1))
@@ -166,7 +167,7 @@ def setup(stock: dict[str, int]) -> None:
     recreate_table(ORDER_STATUS_TABLE, "order_id")
     recreate_table(STOCK_TABLE, "sku")
     for sku, units in stock.items():
-        aws("dynamodb").put_item(TableName=STOCK_TABLE, Item={"sku": {"S": sku}, "available": {"N": str(units)}})
+        aws.client("dynamodb").put_item(TableName=STOCK_TABLE, Item={"sku": {"S": sku}, "available": {"N": str(units)}})
 
 
 # What each service received, in order: (service, event, handled without error).

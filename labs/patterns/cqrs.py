@@ -15,7 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from labs.patterns import aws, recreate_table, table_rows
+from labs import aws
+from labs.patterns import recreate_table, table_rows
 
 ORDERS_TABLE = "orders"
 SUMMARY_TABLE = "customer-summary"
@@ -26,7 +27,7 @@ SUMMARY_COLUMNS = ["customer_id", "order_count", "total_amount", "cancelled_coun
 
 def place_order(order_id: str, customer_id: str, amount: int, *, table: str = ORDERS_TABLE) -> None:
     """Record a new order; an order id can be placed only once."""
-    aws("dynamodb").put_item(
+    aws.client("dynamodb").put_item(
         TableName=table,
         Item={"order_id": {"S": order_id}, "customer_id": {"S": customer_id},
               "amount": {"N": str(amount)}, "status": {"S": "PLACED"}},
@@ -36,7 +37,7 @@ def place_order(order_id: str, customer_id: str, amount: int, *, table: str = OR
 
 def cancel_order(order_id: str, *, table: str = ORDERS_TABLE) -> None:
     """Cancel a placed order (a cancelled one stays cancelled)."""
-    aws("dynamodb").update_item(
+    aws.client("dynamodb").update_item(
         TableName=table, Key={"order_id": {"S": order_id}},
         UpdateExpression="SET #status = :cancelled",
         ConditionExpression="#status = :placed",
@@ -72,7 +73,7 @@ def summary_change(record: dict) -> dict | None:
 
 def project_order(event, context):
     """Apply each order change to the customer's summary (ADD: no read, no race)."""
-    ddb = aws("dynamodb")
+    ddb = aws.client("dynamodb")
     for record in event["Records"]:
         change = summary_change(record)
         if change is None:
@@ -92,7 +93,7 @@ def project_order(event, context):
 
 def customer_summary(customer_id: str) -> dict | None:
     """One customer's summary: a single key lookup."""
-    item = aws("dynamodb").get_item(TableName=SUMMARY_TABLE, Key={"customer_id": {"S": customer_id}}).get("Item")
+    item = aws.client("dynamodb").get_item(TableName=SUMMARY_TABLE, Key={"customer_id": {"S": customer_id}}).get("Item")
     if item is None:
         return None
     return {name: (value.get("S") or int(value["N"])) for name, value in item.items()}

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from labs import resources
-from labs.patterns import aws, recreate_table, table_rows
+from labs import aws
+from labs.patterns import recreate_table, table_rows
 
 STATE_MACHINE = "order-saga"
 STOCK_TABLE = "stock"
@@ -126,7 +127,7 @@ def _tasks(event):
 
 def payment_worker(event, context):
     """ChargePayment: charge the card, or tell Step Functions it was declined."""
-    sfn, ddb = aws("stepfunctions"), aws("dynamodb")
+    sfn, ddb = aws.client("stepfunctions"), aws.client("dynamodb")
     for order, token in _tasks(event):
         if order["amount"] > PAYMENT_LIMIT:
             sfn.send_task_failure(taskToken=token, error="PaymentDeclined",
@@ -142,7 +143,7 @@ def payment_worker(event, context):
 
 def shipping_worker(event, context):
     """ShipOrder: book a delivery, or fail when the address is outside the carrier's areas."""
-    sfn, ddb = aws("stepfunctions"), aws("dynamodb")
+    sfn, ddb = aws.client("stepfunctions"), aws.client("dynamodb")
     for order, token in _tasks(event):
         if order["ship_to"] not in SHIPPING_AREAS:
             sfn.send_task_failure(taskToken=token, error="ShippingUnavailable",
@@ -157,7 +158,7 @@ def shipping_worker(event, context):
 
 def refund_worker(event, context):
     """RefundPayment (a compensation): give the money back and say it is done."""
-    sfn, ddb = aws("stepfunctions"), aws("dynamodb")
+    sfn, ddb = aws.client("stepfunctions"), aws.client("dynamodb")
     for order, token in _tasks(event):
         ddb.update_item(
             TableName=PAYMENTS_TABLE, Key={"order_id": {"S": order["order_id"]}},
@@ -186,7 +187,7 @@ def setup(stock: dict[str, int]) -> str:
 
 def put_stock(stock: dict[str, int]) -> None:
     for sku, units in stock.items():
-        aws("dynamodb").put_item(TableName=STOCK_TABLE, Item={"sku": {"S": sku}, "available": {"N": str(units)}})
+        aws.client("dynamodb").put_item(TableName=STOCK_TABLE, Item={"sku": {"S": sku}, "available": {"N": str(units)}})
 
 
 def provision() -> str:
@@ -195,7 +196,7 @@ def provision() -> str:
         resources.ensure_table(table, key)
     urls = {name: resources.ensure_queue(name, visibility_timeout=30) for name in WORKERS}
     body = json.dumps(definition(urls), ensure_ascii=False)
-    sfn = aws("stepfunctions")
+    sfn = aws.client("stepfunctions")
     existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == STATE_MACHINE]
     if existing:
         sfn.update_state_machine(stateMachineArn=existing[0], definition=body, roleArn=ROLE_ARN)
@@ -250,7 +251,7 @@ def run(runtime, state_machine_arn: str, order: dict, *, timeout: float = 10.0) 
     Step Functions runs in moto's background thread; this loop hands the messages it
     sends to the workers (``runtime.deliver_due``) and polls ``describe_execution``.
     """
-    sfn = aws("stepfunctions")
+    sfn = aws.client("stepfunctions")
     # moto names an unnamed execution "None" (AWS makes a UUID), so always name it.
     name = f"{order['order_id']}-{uuid.uuid4()}"
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(order))["executionArn"]
@@ -285,7 +286,7 @@ _DETAIL_KEYS = {"stateEnteredEventDetails", "stateExitedEventDetails"}
 def history(execution_arn: str) -> list[dict]:
     """The execution's history as rows: elapsed time, event, state, error."""
     events = []
-    for page in aws("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+    for page in aws.client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn):
         events += page["events"]
     start: datetime | None = events[0]["timestamp"] if events else None
     rows, state = [], ""

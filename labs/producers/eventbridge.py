@@ -16,15 +16,13 @@ reaches AWS, and tests or a notebook can pass their own client as ``events=``.
 """
 from __future__ import annotations
 
-import functools
 import json
 import random
 import time
 from datetime import datetime, timezone
 from typing import Callable
 
-import boto3
-
+from labs import aws
 from labs.names import ORDERS_BUS, ORDER_EVENT_TYPES, ORDER_SOURCE
 
 
@@ -52,11 +50,6 @@ class EventPublishError(Exception):
             f"イベント {len(failures)} 件を発行できませんでした ({codes}): "
             f"{first['ErrorCode']}: {first.get('ErrorMessage', '')}"
         )
-
-
-@functools.cache
-def _default_client():
-    return boto3.client("events")
 
 
 def order_event_entry(order: dict, event_type: str, *, bus: str = ORDERS_BUS) -> dict:
@@ -126,7 +119,7 @@ def put_events_in_batches(
     (a permanent ErrorCode, or ``max_attempts`` used up), every other entry has been
     sent and EventPublishError lists the failed ones with their ErrorCode.
     """
-    events = events or _default_client()
+    events = events or aws.client("events")
     event_ids: list[str | None] = [None] * len(entries)
     failures: dict[int, dict] = {}
     for index, entry in enumerate(entries):

@@ -18,14 +18,13 @@ Clients are made on first use (not at import); tests and notebooks may pass ``ki
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import random
 import time
 from typing import Callable, Iterable
 
-import boto3
+from labs import aws
 
 MAX_RECORDS_PER_CALL = 500  # put_records takes at most 500 records (and 5 MB)
 
@@ -40,17 +39,12 @@ class KinesisPublishError(Exception):
                          f"{first['ErrorCode']}: {first.get('ErrorMessage', '')}")
 
 
-@functools.cache
-def _default_client():
-    return boto3.client("kinesis")
-
-
 def ensure_stream(name: str, shard_count: int = 2, *, kinesis=None) -> str:
     """Create the stream if it does not exist, wait until it is ACTIVE, return its ARN.
 
     (Provisioning, as labs.resources does for queues and topics: safe to run again.)
     """
-    kinesis = kinesis or _default_client()
+    kinesis = kinesis or aws.client("kinesis")
     try:
         kinesis.create_stream(StreamName=name, ShardCount=shard_count)
     except kinesis.exceptions.ResourceInUseException:
@@ -61,7 +55,7 @@ def ensure_stream(name: str, shard_count: int = 2, *, kinesis=None) -> str:
 
 def shards(stream: str, *, kinesis=None) -> list[dict]:
     """The stream's open shards: ``ShardId`` and ``HashKeyRange``."""
-    kinesis = kinesis or _default_client()
+    kinesis = kinesis or aws.client("kinesis")
     return kinesis.list_shards(StreamName=stream)["Shards"]
 
 
@@ -84,7 +78,7 @@ def put_order_event(stream: str, event: dict, partition_key: str, *, kinesis=Non
     """Put one event (as JSON) with ``partition_key``; return ``{"ShardId", "SequenceNumber"}``."""
     if not partition_key:
         raise ValueError("パーティションキーが空です (1〜256 文字の文字列を指定してください)")
-    kinesis = kinesis or _default_client()
+    kinesis = kinesis or aws.client("kinesis")
     response = kinesis.put_record(StreamName=stream, Data=_encode(event), PartitionKey=partition_key)
     return {"ShardId": response["ShardId"], "SequenceNumber": response["SequenceNumber"]}
 
@@ -109,7 +103,7 @@ def put_order_events(
     reorder records that share a key; use ``put_order_event`` one by one (or
     ``SequenceNumberForOrdering``) where that matters.
     """
-    kinesis = kinesis or _default_client()
+    kinesis = kinesis or aws.client("kinesis")
     events = list(events)
     records = []
     for event in events:
@@ -149,7 +143,7 @@ def read_shard(stream: str, shard_id: str, *, iterator_type: str = "TRIM_HORIZON
     Returns ``{"SequenceNumber", "PartitionKey", "data"}`` per record, in shard order.
     Reading does not remove anything: call it again and you get the same records.
     """
-    kinesis = kinesis or _default_client()
+    kinesis = kinesis or aws.client("kinesis")
     iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard_id,
                                           ShardIteratorType=iterator_type)["ShardIterator"]
     records: list[dict] = []

@@ -17,27 +17,20 @@ import functools
 import json
 import os
 
-import boto3
-
+from labs import aws
 from labs.names import ORDER_EVENTS_TOPIC
 
 MAX_MESSAGE_ATTRIBUTES = 10  # SNS's limit per message
 
 
 @functools.cache
-def _sns():
-    # Made on first use, not at import: importing this module never reaches for credentials.
-    return boto3.client("sns")
-
-
-@functools.cache
 def _account_id() -> str:
-    return boto3.client("sts").get_caller_identity()["Account"]
+    return aws.client("sts").get_caller_identity()["Account"]
 
 
 def topic_arn(name: str) -> str:
     """The ARN of topic ``name`` in the account and region this code runs in."""
-    return f"arn:aws:sns:{_sns().meta.region_name}:{_account_id()}:{name}"
+    return f"arn:aws:sns:{aws.client('sns').meta.region_name}:{_account_id()}:{name}"
 
 
 def message_attributes(attributes: dict) -> dict:
@@ -64,7 +57,7 @@ def publish_to_sns(topic_arn: str, message: dict, attributes: dict | None = None
     params = {"TopicArn": topic_arn, "Message": json.dumps(message, ensure_ascii=False)}
     if attributes:
         params["MessageAttributes"] = message_attributes(attributes)
-    return _sns().publish(**params)
+    return aws.client("sns").publish(**params)
 
 
 def notify_order_created(order: dict, priority: str = "high") -> dict:

@@ -13,7 +13,8 @@ import json
 import os
 
 from labs import resources, sandbox
-from labs.patterns import aws, choreography, cqrs, saga, table_rows
+from labs import aws
+from labs.patterns import choreography, cqrs, saga, table_rows
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
 from labs.queues import drain
@@ -115,7 +116,7 @@ CHECK_STOCK = 5
 
 
 def _forget_check_order() -> None:
-    ddb = aws("dynamodb")
+    ddb = aws.client("dynamodb")
     for table in (saga.PAYMENTS_TABLE, saga.SHIPMENTS_TABLE):
         ddb.delete_item(TableName=table, Key={"order_id": {"S": CHECK_ORDER["order_id"]}})
     ddb.delete_item(TableName=saga.STOCK_TABLE, Key={"sku": {"S": CHECK_ORDER["sku"]}})
@@ -124,19 +125,19 @@ def _forget_check_order() -> None:
 def _refund_only_answers(event, context):
     for record in event["Records"]:
         body = json.loads(record["body"])
-        aws("stepfunctions").send_task_success(taskToken=body["task_token"], output="{}")
+        aws.client("stepfunctions").send_task_success(taskToken=body["task_token"], output="{}")
 
 
 def _refund_reports_failure(event, context):
     for record in event["Records"]:
         body = json.loads(record["body"])
-        aws("stepfunctions").send_task_failure(taskToken=body["task_token"], error="RefundFailed", cause="x")
+        aws.client("stepfunctions").send_task_failure(taskToken=body["task_token"], error="RefundFailed", cause="x")
 
 
 def _refund_never_answers(event, context):
     for record in event["Records"]:
         body = json.loads(record["body"])
-        aws("dynamodb").update_item(
+        aws.client("dynamodb").update_item(
             TableName=saga.PAYMENTS_TABLE, Key={"order_id": {"S": body["order"]["order_id"]}},
             UpdateExpression="SET #s = :r", ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":r": {"S": "REFUNDED"}})
@@ -191,7 +192,7 @@ def _summaries() -> dict[str, dict]:
 
 def _forget_check_customers() -> None:
     for customer in CHECK_CUSTOMERS:
-        aws("dynamodb").delete_item(TableName=cqrs.SUMMARY_TABLE, Key={"customer_id": {"S": customer}})
+        aws.client("dynamodb").delete_item(TableName=cqrs.SUMMARY_TABLE, Key={"customer_id": {"S": customer}})
 
 
 def _projects_inserts_only(event, context):
@@ -201,7 +202,7 @@ def _projects_inserts_only(event, context):
 def _counts_every_record(event, context):
     for record in event["Records"]:
         image = record["dynamodb"].get("NewImage") or record["dynamodb"]["OldImage"]
-        aws("dynamodb").update_item(
+        aws.client("dynamodb").update_item(
             TableName=cqrs.SUMMARY_TABLE, Key={"customer_id": {"S": image["customer_id"]["S"]}},
             UpdateExpression="ADD order_count :one, total_amount :amount",
             ExpressionAttributeValues={":one": {"N": "1"}, ":amount": {"N": image["amount"]["N"]}})
@@ -224,7 +225,7 @@ CQRS_STEPS = [
     ], {"check-alice": {"order_count": 1, "total_amount": 1000, "cancelled_count": 1},
         "check-bob": {"order_count": 1, "total_amount": 700, "cancelled_count": 0}}),
     ("bob の注文を削除 (REMOVE)", [
-        lambda t: aws("dynamodb").delete_item(TableName=t, Key={"order_id": {"S": "check-o3"}}),
+        lambda t: aws.client("dynamodb").delete_item(TableName=t, Key={"order_id": {"S": "check-o3"}}),
     ], {"check-alice": {"order_count": 1, "total_amount": 1000, "cancelled_count": 1},
         "check-bob": {"order_count": 0, "total_amount": 0, "cancelled_count": 0}}),
 ]
@@ -254,4 +255,4 @@ def _(candidate):
                        f"{what} のあと {customer} のサマリーは {summary} のはずですが {got[customer]} でした")
     finally:
         _forget_check_customers()
-        aws("dynamodb").delete_table(TableName=CHECK_ORDERS_TABLE)
+        aws.client("dynamodb").delete_table(TableName=CHECK_ORDERS_TABLE)
