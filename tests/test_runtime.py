@@ -28,6 +28,17 @@ def fail_bodies(bad):
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] in bad]}
     return handler
 
+def rule_for_orders() -> None:
+    """orders-bus with a rule "all" matching every order event."""
+    resources.ensure_bus("orders-bus")
+    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+
+
+def publish_orders(*details: dict) -> None:
+    boto3.client("events").put_events(Entries=[
+        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": json.dumps(d), "EventBusName": "orders-bus"}
+        for d in details])
+
 
 def test_partial_batch_response_returns_only_reported_messages():
     url = resources.ensure_queue("orders")
@@ -138,8 +149,7 @@ def test_batch_size_out_of_range_is_a_clear_error():
 
 
 def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    rule_for_orders()
     seen = []
 
     def flaky(event, context):
@@ -149,9 +159,7 @@ def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
 
     runtime = LocalRuntime()
     runtime.on_rule("orders-bus", "all", flaky)
-    boto3.client("events").put_events(Entries=[
-        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": json.dumps({"n": n}), "EventBusName": "orders-bus"}
-        for n in (1, 2)])
+    publish_orders({"n": 1}, {"n": 2})
     runtime.run_until_quiet()
     assert sorted(seen) == [1, 2, 2, 2]  # async invocation: two retries
     failed = resources.ensure_queue("lambda-flaky-all-failed")
@@ -227,16 +235,14 @@ def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
 
 
 def test_async_event_goes_to_the_failure_queue_right_after_its_last_retry():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    rule_for_orders()
 
     def always_fails(event, context):
         raise ValueError("no")
 
     runtime = LocalRuntime()
     runtime.on_rule("orders-bus", "all", always_fails)
-    boto3.client("events").put_events(Entries=[
-        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": "{}", "EventBusName": "orders-bus"}])
+    publish_orders({})
     runtime.run_until_quiet()
     last_attempt = recorder.select(kind="invoke")[-1].t
     [moved] = recorder.select(kind="dlq")
@@ -312,12 +318,10 @@ def test_reset_forgets_parked_retries():
 
 
 def test_a_lambda_as_rule_target_gets_a_valid_internal_queue_name():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    rule_for_orders()
     got = []
     runtime = LocalRuntime()
     runtime.on_rule("orders-bus", "all", lambda event, context: got.append(event["detail"]))
-    boto3.client("events").put_events(Entries=[
-        {"Source": "com.myapp.orders", "DetailType": "T", "Detail": '{"n": 1}', "EventBusName": "orders-bus"}])
+    publish_orders({"n": 1})
     runtime.run_until_quiet()
     assert got == [{"n": 1}]
