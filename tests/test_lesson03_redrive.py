@@ -52,19 +52,24 @@ def test_moving_twice_moves_each_message_once_with_its_attributes(queues):
     assert _depth(dead) == 0
 
 
+def crash_on_call(monkeypatch, method: str, n: int) -> None:
+    """The n-th call of the SQS client's ``method`` fails as if the power went out."""
+    sqs = aws.client("sqs")
+    real, calls = getattr(sqs, method), []
+
+    def crashing(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == n:
+            raise ConnectionError("停電")
+        return real(**kwargs)
+
+    monkeypatch.setattr(sqs, method, crashing)
+
+
 def test_a_crash_between_send_and_delete_loses_nothing(queues, monkeypatch):
     source, dead = queues
     _send(dead, 3)
-    sqs = sandbox.client("sqs")
-    real_delete, deletes = sqs.delete_message, []
-
-    def crash_on_second_delete(**kwargs):
-        deletes.append(kwargs)
-        if len(deletes) == 2:
-            raise ConnectionError("停電")
-        return real_delete(**kwargs)
-
-    monkeypatch.setattr(aws.client("sqs"), "delete_message", crash_on_second_delete)
+    crash_on_call(monkeypatch, "delete_message", 2)
     with pytest.raises(ConnectionError):
         redrive.move_messages(dead, source)
     monkeypatch.undo()
@@ -121,15 +126,7 @@ def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
 def test_a_row_claimed_by_a_crashed_run_is_sent_by_the_next(queues, monkeypatch):
     source, dead = queues
     _archive_via_dlq_handler(source, dead, 2)
-    real_send, sends = aws.client("sqs").send_message, []
-
-    def crash_on_first_send(**kwargs):
-        sends.append(kwargs)
-        if len(sends) == 1:
-            raise ConnectionError("停電")
-        return real_send(**kwargs)
-
-    monkeypatch.setattr(aws.client("sqs"), "send_message", crash_on_first_send)
+    crash_on_call(monkeypatch, "send_message", 1)
     with pytest.raises(ConnectionError):
         redrive.redrive(dead, source)
     monkeypatch.undo()

@@ -272,12 +272,18 @@ def test_run_until_quiet_gives_up_on_endless_retries_and_says_so():
     assert depth(url) == 1  # still there: nothing lost
 
 
+def park_one(url) -> LocalRuntime:
+    """A runtime whose handler failed one message, now waiting out its visibility timeout."""
+    send(url, "b")
+    runtime = LocalRuntime()
+    runtime.on_queue(url, fail_bodies({"b"}), function_name="f")
+    runtime.deliver_due()
+    return runtime
+
+
 def test_a_new_runtime_releases_what_an_earlier_one_parked():
     url = resources.ensure_queue("orders")
-    send(url, "b")
-    first = LocalRuntime()
-    first.on_queue(url, fail_bodies({"b"}), function_name="f")
-    first.deliver_due()
+    park_one(url)
     bodies = []
     second = LocalRuntime()  # as when a notebook cell is run again
     second.on_queue(url, lambda e, c: bodies.extend(r["body"] for r in e["Records"]), function_name="f")
@@ -307,11 +313,7 @@ def test_one_broken_source_does_not_stop_the_others():
 
 
 def test_reset_forgets_parked_retries():
-    url = resources.ensure_queue("orders")
-    send(url, "b")
-    runtime = LocalRuntime()
-    runtime.on_queue(url, fail_bodies({"b"}), function_name="f")
-    runtime.deliver_due()
+    runtime = park_one(resources.ensure_queue("orders"))
     assert runtime.parked == 1
     sandbox.reset()
     assert runtime.parked == 0
