@@ -13,7 +13,6 @@ sandbox, even when the learner's machine holds real credentials or a profile.
 """
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 import os
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 
 import boto3
 
+from labs import aws
 from labs.names import REGION
 
 ACCOUNT_ID = "123456789012"  # moto's default account: never a real one
@@ -131,6 +131,7 @@ def start() -> Sandbox:
     endpoint = os.environ.get("LABS_ENDPOINT_URL") or None
     if os.environ.get("LABS_REAL_AWS") == "1":
         _current = Sandbox("real-aws", endpoint, os.environ.get("AWS_REGION", REGION))
+        _watch_default_session()
         return _current
     if endpoint and not is_loopback(endpoint):
         raise _refuse(endpoint)
@@ -160,17 +161,15 @@ def current() -> Sandbox:
     return start()
 
 
-@functools.cache
 def client(service: str):
-    """A boto3 client on the sandbox, made once per service (clients cost ~36 ms each)."""
+    """A boto3 client on the sandbox: the same one the course's production code uses (labs.aws)."""
     start()
-    return boto3.client(service, region_name=current().region)
+    return aws.client(service)
 
 
-@functools.cache
 def resource(service: str):
     start()
-    return boto3.resource(service, region_name=current().region)
+    return aws.resource(service)
 
 
 def reset() -> None:
