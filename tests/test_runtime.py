@@ -327,3 +327,12 @@ def test_a_lambda_as_rule_target_gets_a_valid_internal_queue_name():
     publish_orders({"n": 1})
     runtime.run_until_quiet()
     assert got == [{"n": 1}]
+
+
+def test_run_until_quiet_does_not_skip_past_its_time_limit():
+    url = resources.ensure_queue("slow-retry", visibility_timeout=120)
+    runtime = park_one(url)
+    started = clock.now()
+    assert runtime.run_until_quiet(max_seconds=60) == 0
+    assert clock.now() - started < 60  # the 120 s wait was not skipped
+    assert runtime.parked == 1 and "打ち切りました" in recorder.select(kind="note")[0].detail

@@ -112,19 +112,20 @@ class LocalRuntime:
         a message that fails for ever on a queue without a DLQ would otherwise never end.
         """
         started, made = clock.now(), 0
-        while True:
-            if clock.now() - started > max_seconds or made >= max_invocations:
-                recorder.record("note", "runtime", "run_until_quiet", "error", detail=(
-                    f"打ち切りました: {made} 回呼び出し、まだ {self.parked} 件が再試行待ちです (DLQ はありますか?)"))
-                return made
+        while made < max_invocations:
             made_now = self.deliver_due()
             made += made_now
             if made_now:
                 continue
             due = [d for s in self.sources.values() for d in [s.next_due()] if d is not None]
             if not due:
-                return made
+                return made  # quiet
+            if min(due) - started > max_seconds:
+                break
             clock.skip_to(min(due))
+        recorder.record("note", "runtime", "run_until_quiet", "error", detail=(
+            f"打ち切りました: {made} 回呼び出し、まだ {self.parked} 件が再試行待ちです (DLQ はありますか?)"))
+        return made
 
     def advance(self, seconds: float) -> int:
         """Let ``seconds`` pass (schedules fire, retries come due), then run until quiet."""
