@@ -52,7 +52,7 @@ reset: $(STAMP)
 	$(PY) -m labs sandbox reset
 
 bench: $(STAMP)
-	$(PY) -m labs.bench
+	$(PY) -m labs.devtools.bench
 
 # Every notebook run in JupyterLab in headless Chromium (installs chromium, a CJK font and playwright if missing).
 test-browser: $(STAMP)
@@ -60,7 +60,7 @@ test-browser: $(STAMP)
 	$(PY) tests/browser/run_notebooks.py
 
 chaos: $(STAMP)
-	$(PY) -m labs.chaos
+	$(PY) -m labs.devtools.chaos
 
 clean:
 	rm -rf build .pytest_cache

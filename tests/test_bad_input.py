@@ -10,12 +10,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from labs import ledger, resources
-from labs.consumers import validated
+from labs.observe import ledger
+from labs.sandbox import provision
+from labs.course.consumers import validated
 from labs.observe import recorder
-from labs.producers.eventbridge import EventPublishError, put_events_in_batches
+from labs.course.producers.eventbridge import EventPublishError, put_events_in_batches
 from labs.runtime import LocalRuntime
-from labs.schema import validate_event_or_explain
+from labs.course.schema import validate_event_or_explain
 from labs.workbook.checks import check, evaluate, load_all
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -40,13 +41,13 @@ def eventbridge_body(detail: dict) -> str:
                        "source": "com.myapp.orders", "detail": detail})
 
 
-# --- SQS -> the validating consumer (labs.consumers.validated) ---------------------------------
+# --- SQS -> the validating consumer (labs.course.consumers.validated) ---------------------------------
 
 class ValidatedPipeline:
     """queue (DLQ after 2 receives) -> validated.make_handler; remembers what it processed."""
 
     def __init__(self):
-        self.url = resources.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
+        self.url = provision.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
         self.processed, self.rejections = [], []
         self.runtime = LocalRuntime()
         self.runtime.on_queue(self.url, validated.make_handler(
@@ -60,7 +61,7 @@ class ValidatedPipeline:
         sqs.send_message(QueueUrl=self.url, MessageBody=eventbridge_body(order_event(order_id="good")))
         self.runtime.run_until_quiet()
         assert self.processed == ["good"]  # the runtime kept going
-        dead = ledger.peek(resources.ensure_queue("orders-dlq"))
+        dead = ledger.peek(provision.ensure_queue("orders-dlq"))
         assert [m["Body"] for m in dead] == [bad_body]  # nothing lost: it waits in the DLQ
         assert len(self.rejections) == 2  # rejected on both receives, with the reason logged
         reason = " / ".join(self.rejections[0].problems)
@@ -110,7 +111,7 @@ def test_detail_type_that_contradicts_the_event(validated_pipeline):
 # --- SNS -> Lambda (asynchronous invocation: retries, then the failure queue) ---------------------
 
 def sns_pipeline():
-    topic = resources.ensure_topic("order-events")
+    topic = provision.ensure_topic("order-events")
     processed = []
 
     def notify(event, context):
@@ -123,7 +124,7 @@ def sns_pipeline():
 
 
 def failure_queue_bodies(source) -> list[str]:
-    return [m["Body"] for m in ledger.peek(resources.ensure_queue(f"{source.queue_name}-failed"))]
+    return [m["Body"] for m in ledger.peek(provision.ensure_queue(f"{source.queue_name}-failed"))]
 
 
 def invoke_errors(function_name="notify") -> list[str]:
@@ -152,8 +153,8 @@ def test_raw_body_where_an_sns_envelope_is_expected():
 
 
 def test_non_json_body_on_an_eventbridge_rule_target():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "all-orders", event_pattern={"source": ["com.myapp.orders"]})
+    provision.ensure_bus("orders-bus")
+    provision.ensure_rule("orders-bus", "all-orders", event_pattern={"source": ["com.myapp.orders"]})
     runtime = LocalRuntime()
     source = runtime.on_rule("orders-bus", "all-orders", lambda event, context: None, function_name="audit")
     boto3.client("sqs").send_message(QueueUrl=source.queue_url, MessageBody="garbage")
@@ -166,7 +167,7 @@ def test_non_json_body_on_an_eventbridge_rule_target():
 # --- batches --------------------------------------------------------------------------------------
 
 def test_empty_batches_are_neither_sent_nor_handed_to_a_handler():
-    url = resources.ensure_queue("orders-queue")
+    url = provision.ensure_queue("orders-queue")
     with pytest.raises(ClientError, match="EmptyBatchRequest"):
         boto3.client("sqs").send_message_batch(QueueUrl=url, Entries=[])
     assert put_events_in_batches([]) == []  # nothing to send: no call at all
@@ -178,7 +179,7 @@ def test_empty_batches_are_neither_sent_nor_handed_to_a_handler():
 
 
 def test_batch_item_failures_naming_an_unknown_message():
-    url = resources.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
+    url = provision.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody="a")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda event, context: {"batchItemFailures": [{"itemIdentifier": "no-such-id"}]},
@@ -186,22 +187,22 @@ def test_batch_item_failures_naming_an_unknown_message():
     runtime.run_until_quiet()
     errors = [r.detail for r in recorder.select(kind="invoke") if r.outcome == "error"]
     assert errors and "不正な itemIdentifier" in errors[0]
-    assert [m["Body"] for m in ledger.peek(resources.ensure_queue("orders-dlq"))] == ["a"]  # retried, not lost
+    assert [m["Body"] for m in ledger.peek(provision.ensure_queue("orders-dlq"))] == ["a"]  # retried, not lost
 
 
 def test_batch_item_failures_of_the_wrong_shape():
-    url = resources.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
+    url = provision.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=2)
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody="a")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda event, context: {"batchItemFailures": "everything"}, function_name="confused")
     runtime.run_until_quiet()
     errors = [r.detail for r in recorder.select(kind="invoke") if r.outcome == "error"]
     assert errors and "batchItemFailures の形が不正です" in errors[0]
-    assert len(ledger.peek(resources.ensure_queue("orders-dlq"))) == 1
+    assert len(ledger.peek(provision.ensure_queue("orders-dlq"))) == 1
 
 
 def test_batch_size_out_of_range():
-    url = resources.ensure_queue("orders-queue")
+    url = provision.ensure_queue("orders-queue")
     with pytest.raises(ValueError, match="batch_size は 1〜10"):
         LocalRuntime().on_queue(url, validated.lambda_handler, batch_size=11)
 
@@ -209,7 +210,7 @@ def test_batch_size_out_of_range():
 # --- oversize messages ---------------------------------------------------------------------------
 
 def test_oversize_event_is_refused_by_the_producer_and_the_rest_are_sent():
-    resources.ensure_bus("orders-bus")
+    provision.ensure_bus("orders-bus")
     huge = {"Source": "com.myapp.orders", "DetailType": "OrderCreated", "EventBusName": "orders-bus",
             "Detail": json.dumps({"notes": "x" * 300_000})}
     fine = {**huge, "Detail": json.dumps({"notes": "ok"})}
@@ -221,7 +222,7 @@ def test_oversize_event_is_refused_by_the_producer_and_the_rest_are_sent():
 
 
 def test_oversize_sqs_message_is_refused_before_it_is_stored():
-    url = resources.ensure_queue("orders-queue", attributes={"MaximumMessageSize": "262144"})
+    url = provision.ensure_queue("orders-queue", attributes={"MaximumMessageSize": "262144"})
     with pytest.raises(ClientError, match="shorter than 262144 bytes"):
         boto3.client("sqs").send_message(QueueUrl=url, MessageBody="x" * 262_145)
     assert ledger.peek(url) == []
@@ -230,9 +231,9 @@ def test_oversize_sqs_message_is_refused_before_it_is_stored():
 # --- invalid event patterns and filter policies -------------------------------------------------
 
 def test_invalid_event_pattern():
-    resources.ensure_bus("orders-bus")
+    provision.ensure_bus("orders-bus")
     with pytest.raises(ValueError, match="ルール broken を作れません") as caught:
-        resources.ensure_rule("orders-bus", "broken", event_pattern={"source": "com.myapp.orders"})
+        provision.ensure_rule("orders-bus", "broken", event_pattern={"source": "com.myapp.orders"})
     assert "must be an object or an array" in str(caught.value)  # AWS's own reason is kept
     assert isinstance(caught.value.__cause__, ClientError)
     rules = boto3.client("events").list_rules(EventBusName="orders-bus")["Rules"]
@@ -240,10 +241,10 @@ def test_invalid_event_pattern():
 
 
 def test_invalid_filter_policy():
-    topic = resources.ensure_topic("order-events")
-    queue = resources.ensure_queue("inventory-queue")
+    topic = provision.ensure_topic("order-events")
+    queue = provision.ensure_queue("inventory-queue")
     with pytest.raises(ValueError, match="フィルターポリシーが不正です") as caught:
-        resources.ensure_subscription(topic, queue, filter_policy={"amount": [{"numeric": [">", "many"]}]})
+        provision.ensure_subscription(topic, queue, filter_policy={"amount": [{"numeric": [">", "many"]}]})
     assert caught.value.__cause__.response["Error"]["Code"] == "InvalidParameter"
     # nothing half-made: no unfiltered subscription left behind to receive everything
     assert boto3.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []

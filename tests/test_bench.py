@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from labs import bench
+from labs.devtools import bench
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="solutions.00_introduction.ipynb" name="Cell 0" time="1.500" />

@@ -1,12 +1,13 @@
-"""The soak (labs.chaos): a short one, and the same invariant as a property of small runs."""
+"""The soak (labs.devtools.chaos): a short one, and the same invariant as a property of small runs."""
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labs import chaos, ledger
-from labs.delivery import RealisticDelivery
+from labs.devtools import chaos
+from labs.observe import ledger
+from labs.runtime.delivery import RealisticDelivery
 
 LAST_LINE = re.compile(r"^runs=(\d+) published=(\d+) processed=(\d+) dlq=(\d+) lost=0 double_effects=0$")
 

@@ -2,7 +2,7 @@
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from labs.patterns import choreography
+from labs.course.patterns import choreography
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
 
@@ -95,11 +95,11 @@ def test_a_handler_that_raises_is_retried_by_the_runtime_and_then_parked(runtime
 
 
 def test_the_bus_comes_from_the_environment_as_on_lambda(monkeypatch):
-    from labs import resources
+    from labs.sandbox import provision
 
-    resources.ensure_bus("other-bus")
-    queue = resources.ensure_queue("other-bus-capture")
-    resources.ensure_rule("other-bus", "everything", event_pattern={"version": ["0"]}, queue_url=queue)
+    provision.ensure_bus("other-bus")
+    queue = provision.ensure_queue("other-bus-capture")
+    provision.ensure_rule("other-bus", "everything", event_pattern={"version": ["0"]}, queue_url=queue)
     monkeypatch.setenv("EVENT_BUS_NAME", "other-bus")
     choreography.payment_service(choreography.example_event("StockReserved", order("o6", 10), "inventory"),
                                  LambdaContext("payment_service"))

@@ -3,8 +3,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from botocore.exceptions import ClientError
 
-from labs import aws
-from labs.patterns import cqrs
+from labs.course import aws
+from labs.course.patterns import cqrs
 from labs.runtime import LocalRuntime
 
 

@@ -1,15 +1,16 @@
-"""Fault injection (labs.faults) and realistic delivery (labs.delivery): seeded,
+"""Fault injection (labs.runtime.faults) and realistic delivery (labs.runtime.delivery): seeded,
 reproducible, and each fault does to a pipeline what it does on AWS."""
 import json
 
 import boto3
 import pytest
 
-from labs import ledger, resources
-from labs.chaos import make_handler
-from labs.clock import clock
-from labs.delivery import ExactDelivery, QueueDelivery, RealisticDelivery
-from labs.faults import CrashAfterPartialEffect, Faults, PoisonMessage, TransientFailure
+from labs.observe import ledger
+from labs.sandbox import provision
+from labs.devtools.chaos import make_handler
+from labs.sandbox.clock import clock
+from labs.runtime.delivery import ExactDelivery, QueueDelivery, RealisticDelivery
+from labs.runtime.faults import CrashAfterPartialEffect, Faults, PoisonMessage, TransientFailure
 from labs.observe import recorder
 from labs.runtime import LocalRuntime
 
@@ -85,8 +86,8 @@ def test_a_rate_outside_0_to_1_is_refused_in_japanese(name):
 # --- the faults in a pipeline -----------------------------------------------------------------
 
 def pipeline(faults, delivery=None, visibility_timeout=30, idempotent=True):
-    resources.ensure_table("stock", "order_id")
-    url = resources.ensure_queue("orders", visibility_timeout=visibility_timeout,
+    provision.ensure_table("stock", "order_id")
+    url = provision.ensure_queue("orders", visibility_timeout=visibility_timeout,
                                  dead_letter_queue="orders-dlq", max_receive_count=3)
     runtime = LocalRuntime(delivery=delivery)
     runtime.on_queue(url, make_handler("stock", faults, idempotent), function_name="reserve")
@@ -149,7 +150,7 @@ def test_a_slow_handler_that_is_not_idempotent_applies_its_effect_twice():
 # --- realistic delivery ----------------------------------------------------------------------
 
 def bodies_seen(delivery, count=30):
-    url = resources.ensure_queue("plain")
+    url = provision.ensure_queue("plain")
     sqs = boto3.client("sqs")
     for i in range(count):
         sqs.send_message(QueueUrl=url, MessageBody=str(i))
@@ -176,7 +177,7 @@ def test_realistic_delivery_reorders_and_duplicates_but_loses_nothing():
 def test_realistic_delivery_is_seeded():
     recorder.clear()
     first = bodies_seen(RealisticDelivery(seed=8, duplicate_rate=0.2))
-    resources.sandbox.reset()
+    provision.sandbox.reset()
     assert bodies_seen(RealisticDelivery(seed=8, duplicate_rate=0.2)) == first
 
 

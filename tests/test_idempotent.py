@@ -1,12 +1,13 @@
-"""labs.consumers.idempotent under duplicate delivery: the naive consumer applies a
+"""labs.course.consumers.idempotent under duplicate delivery: the naive consumer applies a
 duplicate twice; the conditional-write and Powertools consumers apply it once."""
 import json
 import uuid
 
 import pytest
 
-from labs import resources, sandbox
-from labs.consumers import idempotent
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import idempotent
 from labs.runtime import LambdaContext, LocalRuntime
 
 IDEMPOTENT_HANDLERS = [idempotent.lambda_handler, idempotent.powertools_handler]
@@ -15,7 +16,7 @@ IDEMPOTENT_HANDLERS = [idempotent.lambda_handler, idempotent.powertools_handler]
 @pytest.fixture(autouse=True)
 def tables():
     for name, key in idempotent.TABLES.items():
-        resources.ensure_table(name, key)
+        provision.ensure_table(name, key)
 
 
 def order(event_id, customer="CUST-1", amount=1200):
@@ -85,7 +86,7 @@ def test_a_real_failure_is_not_mistaken_for_a_duplicate():
     sandbox.client("dynamodb").delete_table(TableName=idempotent.POINTS_TABLE)
     result = idempotent.lambda_handler(sqs_event(("m1", order("e1"))), context())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # SQS will retry it
-    resources.ensure_table(idempotent.POINTS_TABLE, "customer_id")
+    provision.ensure_table(idempotent.POINTS_TABLE, "customer_id")
     assert idempotent.lambda_handler(sqs_event(("m1", order("e1"))), context()) == {"batchItemFailures": []}
     assert idempotent.points_of("CUST-1") == 12  # the failed attempt left no half-done record
 
@@ -118,7 +119,7 @@ def test_order_event_unwraps_an_sns_envelope():
 @pytest.mark.parametrize("handler", [idempotent.naive_handler] + IDEMPOTENT_HANDLERS, ids=lambda h: h.__name__)
 def test_through_the_runtime_with_a_duplicate_on_the_queue(handler):
     """End to end: a producer retry puts the same event on the queue twice."""
-    url = resources.ensure_queue(f"points-{uuid.uuid4().hex[:8]}")
+    url = provision.ensure_queue(f"points-{uuid.uuid4().hex[:8]}")
     sqs = sandbox.client("sqs")
     for event in (order("e1"), order("e2", amount=300), order("e1")):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
@@ -131,8 +132,8 @@ def test_through_the_runtime_with_a_duplicate_on_the_queue(handler):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_under_realistic_delivery_only_the_naive_consumer_double_counts(seed):
-    """labs.delivery.RealisticDelivery: reordered batches and redelivered messages, seeded."""
-    from labs.delivery import RealisticDelivery
+    """labs.runtime.delivery.RealisticDelivery: reordered batches and redelivered messages, seeded."""
+    from labs.runtime.delivery import RealisticDelivery
     from labs.observe import recorder
 
     events = [order(f"e{i}", customer=f"CUST-{i % 3}", amount=100 * (i + 1)) for i in range(12)]
@@ -142,7 +143,7 @@ def test_under_realistic_delivery_only_the_naive_consumer_double_counts(seed):
     totals = {}
     for handler in [idempotent.naive_handler] + IDEMPOTENT_HANDLERS:
         prefix = handler.__name__ + ":"
-        url = resources.ensure_queue("points-realistic")  # same queue and seed: the same deliveries for each
+        url = provision.ensure_queue("points-realistic")  # same queue and seed: the same deliveries for each
         for event in events:
             body = {**event, "event_id": prefix + event["event_id"], "customer_id": prefix + event["customer_id"]}
             sandbox.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))

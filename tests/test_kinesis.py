@@ -1,9 +1,9 @@
-"""labs.producers.kinesis: partition keys pick shards, each shard keeps its order,
+"""labs.course.producers.kinesis: partition keys pick shards, each shard keeps its order,
 TRIM_HORIZON reads everything again, and failures are not silent."""
 import pytest
 
 from labs import sandbox
-from labs.producers import kinesis
+from labs.course.producers import kinesis
 
 STREAM = "order-stream"
 

@@ -4,15 +4,17 @@ import json
 
 import boto3
 
-from labs import chaos, ledger, resources
-from labs.delivery import RealisticDelivery
-from labs.faults import Faults
+from labs.devtools import chaos
+from labs.observe import ledger
+from labs.sandbox import provision
+from labs.runtime.delivery import RealisticDelivery
+from labs.runtime.faults import Faults
 from labs.observe import recorder
 from labs.runtime import LocalRuntime
 
 
 def world(handler_faults=None, delivery=None, idempotent=True, handler=None):
-    topic, queue = chaos.provision()
+    topic, queue = chaos.build_world()
     runtime = LocalRuntime(delivery=delivery)
     runtime.on_queue(queue, handler or chaos.make_handler(chaos.TABLE, handler_faults or Faults(), idempotent),
                      function_name="inventory")
@@ -106,8 +108,8 @@ def test_business_key_reads_raw_sns_and_eventbridge_bodies_and_refuses_garbage()
 
 
 def test_unreadable_dead_letters_are_counted_one_by_one():
-    url = resources.ensure_queue("orders", dead_letter_queue="orders-dlq", max_receive_count=1)
-    resources.ensure_table("effects", "order_id")
+    url = provision.ensure_queue("orders", dead_letter_queue="orders-dlq", max_receive_count=1)
+    provision.ensure_table("effects", "order_id")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda event, context: 1 / 0, function_name="f")
     sqs = boto3.client("sqs")

@@ -5,10 +5,11 @@ import logging
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from labs import resources, sandbox
-from labs.consumers import orders
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import orders
 from labs.observe import recorder
-from labs.producers.eventbridge import publish_order_event
+from labs.course.producers.eventbridge import publish_order_event
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
 from labs.workbook.exercises.lesson01 import order_event
@@ -82,8 +83,8 @@ def test_an_unknown_type_is_logged_not_raised(caplog):
 
 
 def test_under_the_runtime_it_gets_the_event_aws_delivers_and_acts_on_it():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "order-service", event_pattern={"source": ["com.myapp.orders"]})
+    provision.ensure_bus("orders-bus")
+    provision.ensure_rule("orders-bus", "order-service", event_pattern={"source": ["com.myapp.orders"]})
     seen = []
 
     def handler(event, context):

@@ -5,8 +5,9 @@ from datetime import datetime
 
 import pytest
 
-from labs import resources, sandbox
-from labs.producers.eventbridge import EventPublishError, batches, publish_order_event, put_events_in_batches
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.producers.eventbridge import EventPublishError, batches, publish_order_event, put_events_in_batches
 
 ORDER = {"order_id": "ORD-1", "customer_id": "CUST-1", "amount": 12000}
 
@@ -33,9 +34,9 @@ class ScriptedEvents:
 
 @pytest.fixture
 def bus_queue():
-    resources.ensure_bus("orders-bus")
-    queue = resources.ensure_queue("producer-test")
-    resources.ensure_rule("orders-bus", "all-orders", event_pattern={"source": ["com.myapp.orders"]}, queue_url=queue)
+    provision.ensure_bus("orders-bus")
+    queue = provision.ensure_queue("producer-test")
+    provision.ensure_rule("orders-bus", "all-orders", event_pattern={"source": ["com.myapp.orders"]}, queue_url=queue)
     return queue
 
 

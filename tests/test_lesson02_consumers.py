@@ -1,13 +1,14 @@
-"""labs.consumers.sqs: both consumers report the same failures, on hand-made and real batches."""
+"""labs.course.consumers.sqs: both consumers report the same failures, on hand-made and real batches."""
 import json
 
 from hypothesis import given, settings, strategies as st
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from labs import resources, sandbox
-from labs.consumers.sqs import lambda_handler, powertools_handler, unwrap
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers.sqs import lambda_handler, powertools_handler, unwrap
 from labs.observe import recorder
-from labs.producers.sns import publish_to_sns
+from labs.course.producers.sns import publish_to_sns
 from labs.runtime import LocalRuntime
 from labs.runtime import shapes
 from labs.workbook.exercises.lesson02 import _envelope, _record, check_batch
@@ -58,9 +59,9 @@ def test_both_consumers_agree_on_any_batch(batch):
 
 
 def test_on_a_real_queue_only_the_failed_message_comes_back():
-    topic = resources.ensure_topic("order-events")
-    queue = resources.ensure_queue("inventory-queue", dead_letter_queue="inventory-dlq", max_receive_count=3)
-    resources.ensure_subscription(topic, queue)
+    topic = provision.ensure_topic("order-events")
+    queue = provision.ensure_queue("inventory-queue", dead_letter_queue="inventory-dlq", max_receive_count=3)
+    provision.ensure_subscription(topic, queue)
     for order_id in ("A-1", "A-2"):
         publish_to_sns(topic, {"event_type": "OrderCreated", "order": {"order_id": order_id}})
     publish_to_sns(topic, {"event_type": "OrderExploded", "order": {"order_id": "A-3"}})

@@ -1,16 +1,17 @@
-"""labs.producers.sns: attributes as SNS wants them, the topic ARN from where the code runs."""
+"""labs.course.producers.sns: attributes as SNS wants them, the topic ARN from where the code runs."""
 import json
 
 import pytest
 
-from labs import resources, sandbox
-from labs.producers.sns import message_attributes, notify_order_created, publish_to_sns, topic_arn
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.producers.sns import message_attributes, notify_order_created, publish_to_sns, topic_arn
 
 
 def _raw_queue(topic: str, **subscription) -> str:
-    arn = resources.ensure_topic(topic)
-    url = resources.ensure_queue(f"{topic}-q")
-    resources.ensure_subscription(arn, url, raw=True, **subscription)
+    arn = provision.ensure_topic(topic)
+    url = provision.ensure_queue(f"{topic}-q")
+    provision.ensure_subscription(arn, url, raw=True, **subscription)
     return url
 
 
@@ -21,12 +22,12 @@ def _receive(url: str) -> list[dict]:
 
 def test_topic_arn_is_built_from_the_account_and_region_in_use():
     assert topic_arn("order-events") == f"arn:aws:sns:ap-northeast-1:{sandbox.ACCOUNT_ID}:order-events"
-    assert topic_arn("order-events") == resources.ensure_topic("order-events")
+    assert topic_arn("order-events") == provision.ensure_topic("order-events")
 
 
 def test_publish_sends_json_and_typed_attributes():
     url = _raw_queue("t-publish")
-    response = publish_to_sns(resources.ensure_topic("t-publish"), {"order": {"order_id": "A", "note": "置き配"}},
+    response = publish_to_sns(provision.ensure_topic("t-publish"), {"order": {"order_id": "A", "note": "置き配"}},
                               {"priority": "high", "amount": 15000, "gift": True, "tags": ["a", "b"]})
     assert "MessageId" in response
     [message] = _receive(url)
@@ -41,14 +42,14 @@ def test_publish_sends_json_and_typed_attributes():
 
 def test_number_attributes_match_numeric_filter_policies():
     url = _raw_queue("t-numeric", filter_policy={"amount": [{"numeric": [">=", 10000]}]})
-    topic = resources.ensure_topic("t-numeric")
+    topic = provision.ensure_topic("t-numeric")
     publish_to_sns(topic, {"n": 1}, {"amount": 9999})
     publish_to_sns(topic, {"n": 2}, {"amount": 10000})
     assert [json.loads(m["Body"])["n"] for m in _receive(url)] == [2]
 
 
 def test_notify_order_created_fans_out_to_the_seed_queues():
-    seed = resources.provision_seed()
+    seed = provision.provision_seed()
     notify_order_created({"order_id": "ORD-1", "amount": 1200})
     sqs = sandbox.client("sqs")
     for name in ("inventory-queue", "shipping-queue"):
@@ -60,7 +61,7 @@ def test_notify_order_created_fans_out_to_the_seed_queues():
 
 
 def test_topic_arn_from_the_environment_wins(monkeypatch):
-    other = resources.ensure_topic("order-events-staging")
+    other = provision.ensure_topic("order-events-staging")
     url = _raw_queue("order-events-staging")
     monkeypatch.setenv("ORDER_EVENTS_TOPIC_ARN", other)
     notify_order_created({"order_id": "ORD-2"}, priority="low")

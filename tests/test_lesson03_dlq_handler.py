@@ -1,20 +1,21 @@
-"""labs.consumers.dlq: one row and one alert per dead-lettered message, even when SQS delivers twice."""
+"""labs.course.consumers.dlq: one row and one alert per dead-lettered message, even when SQS delivers twice."""
 import json
 from datetime import datetime
 
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from labs import resources, sandbox
-from labs.consumers import dlq
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import dlq
 from labs.runtime import LocalRuntime
 from labs.workbook.exercises.lesson03 import _dlq_record
 
 
 def _world():
-    alerts = resources.ensure_topic("alerts")
-    inbox = resources.ensure_queue("alerts-inbox")
-    resources.ensure_subscription(alerts, inbox, raw=True)
-    resources.ensure_table("failed-messages", "message_id")
+    alerts = provision.ensure_topic("alerts")
+    inbox = provision.ensure_queue("alerts-inbox")
+    provision.ensure_subscription(alerts, inbox, raw=True)
+    provision.ensure_table("failed-messages", "message_id")
     return inbox
 
 
@@ -80,8 +81,8 @@ def test_a_failed_alert_is_retried_and_sent_once_it_works(monkeypatch):
 
 def test_on_the_runtime_the_dlq_handler_empties_the_dlq_into_the_table():
     _world()
-    source = resources.ensure_queue("points-queue", dead_letter_queue="points-dlq", max_receive_count=3)
-    dead = resources.ensure_queue("points-dlq")
+    source = provision.ensure_queue("points-queue", dead_letter_queue="points-dlq", max_receive_count=3)
+    dead = provision.ensure_queue("points-dlq")
     sandbox.client("sqs").send_message(QueueUrl=source, MessageBody='{"order": 1}')
 
     def always_fails(event, context):

@@ -1,18 +1,21 @@
-"""labs.redrive: run twice, interrupted or not: no duplicates, nothing lost, rows resolved."""
+"""labs.course.redrive: run twice, interrupted or not: no duplicates, nothing lost, rows resolved."""
 import json
 
 import pytest
 
-from labs import aws, redrive, resources, sandbox
-from labs.queues import drain
-from labs.consumers import dlq
+from labs import sandbox
+from labs.course import aws
+from labs.course import redrive
+from labs.sandbox import provision
+from labs.observe.queues import drain
+from labs.course.consumers import dlq
 from labs.runtime import LocalRuntime
 
 
 @pytest.fixture
 def queues():
-    source = resources.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=3)
-    return source, resources.ensure_queue("orders-dlq")
+    source = provision.ensure_queue("orders-queue", dead_letter_queue="orders-dlq", max_receive_count=3)
+    return source, provision.ensure_queue("orders-dlq")
 
 
 def _send(url, n, start=0):
@@ -81,8 +84,8 @@ def test_a_crash_between_send_and_delete_loses_nothing(queues, monkeypatch):
 
 
 def _archive_via_dlq_handler(source, dead, n):
-    resources.ensure_topic("alerts")
-    resources.ensure_table("failed-messages", "message_id")
+    provision.ensure_topic("alerts")
+    provision.ensure_table("failed-messages", "message_id")
     _send(source, n)
 
     def fails(event, context):
@@ -111,10 +114,10 @@ def test_redrive_twice_replays_archived_rows_once_and_resolves_them(queues):
 
 def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
     source, dead = queues
-    resources.ensure_table("failed-messages", "message_id")
+    provision.ensure_table("failed-messages", "message_id")
     _send(dead, 2)
     [m0, m1] = redrive.peek(dead)
-    dlq.save_failed_message(m0["MessageId"], m0["Body"], 4, queue_arn=resources.queue_arn(dead))
+    dlq.save_failed_message(m0["MessageId"], m0["Body"], 4, queue_arn=provision.queue_arn(dead))
     report = redrive.redrive(dead, source)
     assert sorted(report.moved) == sorted([m0["MessageId"], m1["MessageId"]]) and report.replayed == []
     row = sandbox.resource("dynamodb").Table("failed-messages").get_item(Key={"message_id": m0["MessageId"]})["Item"]
@@ -143,10 +146,10 @@ def test_redrive_without_a_table_only_moves(queues):
 def test_fifo_redrive_uses_a_fresh_deduplication_id():
     # Reusing the original id inside FIFO's 5-minute window would make AWS drop the message
     # silently (moto only deduplicates against messages still queued, so it would not show).
-    from labs import resources
+    from labs.sandbox import provision
 
-    source = resources.ensure_queue("orders", fifo=True, attributes={"ContentBasedDeduplication": "false"})
-    dead = resources.ensure_queue("orders-dlq", fifo=True)
+    source = provision.ensure_queue("orders", fifo=True, attributes={"ContentBasedDeduplication": "false"})
+    dead = provision.ensure_queue("orders-dlq", fifo=True)
     sqs = sandbox.client("sqs")
     sqs.send_message(QueueUrl=dead, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="original")
     redrive.move_messages(dead, source)

@@ -5,12 +5,12 @@ import pytest
 from pydantic import Field
 
 from labs import sandbox
-from labs.consumers.validated import Rejection, make_handler, parse_record
+from labs.course.consumers.validated import Rejection, make_handler, parse_record
 from labs.observe import recorder
-from labs.producers.validated import publish_event, publish_order_event
-from labs.resources import ORDERS_BUS, ensure_bus, ensure_queue, ensure_rule
+from labs.course.producers.validated import publish_event, publish_order_event
+from labs.sandbox.provision import ORDERS_BUS, ensure_bus, ensure_queue, ensure_rule
 from labs.runtime import LocalRuntime
-from labs.schema import EventValidationError, OrderEvent, OrderEventV2, create_order_event
+from labs.course.schema import EventValidationError, OrderEvent, OrderEventV2, create_order_event
 
 ORDER = {
     "order_id": "ORD-001",
@@ -108,7 +108,7 @@ def test_parse_record_explains_field_by_field_and_checks_detail_type():
 
 
 def test_invalid_events_are_logged_in_japanese(caplog):
-    caplog.set_level("WARNING", logger="labs.consumers.validated")
+    caplog.set_level("WARNING", logger="labs.course.consumers.validated")
     make_handler()(sqs_event(envelope(raw_event(total_amount=5))), None)
     assert "m0 (受信 1 回目): (イベント全体): total_amount (5) が明細の合計 (3000) と一致しません" in caplog.text
 

@@ -5,14 +5,14 @@ import pytest
 
 from labs import sandbox
 from labs.observe import recorder
-from labs.producers.validated import (
+from labs.course.producers.validated import (
     EventRejectedError,
     event_entry,
     publish_event,
     publish_order_event,
 )
-from labs.resources import ORDERS_BUS, ensure_bus, ensure_queue, ensure_rule
-from labs.schema import EventType, EventValidationError, OrderEventV2, create_order_event
+from labs.sandbox.provision import ORDERS_BUS, ensure_bus, ensure_queue, ensure_rule
+from labs.course.schema import EventType, EventValidationError, OrderEventV2, create_order_event
 
 ORDER = {
     "order_id": "ORD-001",

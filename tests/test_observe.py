@@ -4,14 +4,14 @@ import json
 import boto3
 import pytest
 
-from labs import resources
+from labs.sandbox import provision
 from labs.observe import Table, recorder, table
 
 
 def test_plain_client_publishes_are_recorded_with_ids_and_targets():
-    url = resources.ensure_queue("q")
-    topic = resources.ensure_topic("t")
-    resources.ensure_bus("orders-bus")
+    url = provision.ensure_queue("q")
+    topic = provision.ensure_topic("t")
+    provision.ensure_bus("orders-bus")
     sqs, sns, events = boto3.client("sqs"), boto3.client("sns"), boto3.client("events")
     message_id = sqs.send_message(QueueUrl=url, MessageBody="x")["MessageId"]
     sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "y"} for i in range(3)])
@@ -56,7 +56,7 @@ def test_timeline_draws_without_showing_when_given_an_axis():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import labs.plots  # noqa: F401  (sets the Japanese font before the axes are made)
+    import labs.observe.plots  # noqa: F401  (sets the Japanese font before the axes are made)
 
     recorder.record("publish", "put_events", "orders-bus")
     recorder.record("invoke", "orders-bus/r", "handler", "error", detail="boom")

@@ -1,8 +1,8 @@
 """peek leaves a queue as it was; drain empties it; both keep message attributes."""
 import boto3
 
-from labs import resources
-from labs.queues import drain, peek
+from labs.sandbox import provision
+from labs.observe.queues import drain, peek
 
 
 def fill(url, n):
@@ -13,7 +13,7 @@ def fill(url, n):
 
 
 def test_peek_twice_sees_everything_and_leaves_it():
-    url = resources.ensure_queue("q")
+    url = provision.ensure_queue("q")
     fill(url, 13)
     first, second = peek(url), peek(url)
     assert sorted(int(m["Body"]) for m in first) == list(range(13))
@@ -22,7 +22,7 @@ def test_peek_twice_sees_everything_and_leaves_it():
 
 
 def test_drain_empties_the_queue():
-    url = resources.ensure_queue("q")
+    url = provision.ensure_queue("q")
     fill(url, 12)
     assert len(drain(url)) == 12
     assert drain(url) == [] and peek(url) == []

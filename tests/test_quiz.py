@@ -131,7 +131,7 @@ def test_markdown_shows_the_question_and_every_choice():
 def test_plot_draws_one_bar_per_lesson_and_status():
     import matplotlib.pyplot as plt
 
-    import labs.plots  # noqa: F401  (Japanese font before the axes exist)
+    import labs.observe.plots  # noqa: F401  (Japanese font before the axes exist)
 
     quiz.grade("07.q01", returning("B"))
     _, ax = plt.subplots()

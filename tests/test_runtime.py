@@ -4,10 +4,11 @@ import json
 import boto3
 import pytest
 
-from labs import resources, sandbox
-from labs.clock import clock
+from labs import sandbox
+from labs.sandbox import provision
+from labs.sandbox.clock import clock
 from labs.observe import recorder
-from labs.queues import peek
+from labs.observe.queues import peek
 from labs.runtime import LocalRuntime
 
 
@@ -30,8 +31,8 @@ def fail_bodies(bad):
 
 def rule_for_orders() -> None:
     """orders-bus with a rule "all" matching every order event."""
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
+    provision.ensure_bus("orders-bus")
+    provision.ensure_rule("orders-bus", "all", event_pattern={"source": ["com.myapp.orders"]})
 
 
 def publish_orders(*details: dict) -> None:
@@ -41,7 +42,7 @@ def publish_orders(*details: dict) -> None:
 
 
 def test_partial_batch_response_returns_only_reported_messages():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, "a", "b", "c")
     runtime = LocalRuntime()
     runtime.on_queue(url, fail_bodies({"b"}))
@@ -51,7 +52,7 @@ def test_partial_batch_response_returns_only_reported_messages():
 
 
 def test_retry_waits_the_visibility_timeout_on_the_runtime_clock():
-    url = resources.ensure_queue("orders", visibility_timeout=45)
+    url = provision.ensure_queue("orders", visibility_timeout=45)
     send(url, "b")
     runtime = LocalRuntime()
     source = runtime.on_queue(url, fail_bodies({"b"}))
@@ -65,8 +66,8 @@ def test_retry_waits_the_visibility_timeout_on_the_runtime_clock():
 
 
 def test_poison_message_moves_to_dlq_after_max_receive_count():
-    url = resources.ensure_queue("orders", dead_letter_queue="orders-dlq", max_receive_count=3)
-    dlq = resources.ensure_queue("orders-dlq")
+    url = provision.ensure_queue("orders", dead_letter_queue="orders-dlq", max_receive_count=3)
+    dlq = provision.ensure_queue("orders-dlq")
     [poison] = send(url, "poison")
     send(url, "fine")
     runtime = LocalRuntime()
@@ -82,7 +83,7 @@ def test_poison_message_moves_to_dlq_after_max_receive_count():
 
 
 def test_exception_returns_the_whole_batch():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, "a", "b")
     runtime = LocalRuntime()
 
@@ -98,7 +99,7 @@ def test_exception_returns_the_whole_batch():
 
 def test_without_report_batch_item_failures_reported_failures_are_deleted():
     # The classic trap: the function "reports" failures, but the mapping was not told to read them.
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, "a", "b")
     runtime = LocalRuntime()
     runtime.on_queue(url, fail_bodies({"b"}), report_batch_item_failures=False)
@@ -108,7 +109,7 @@ def test_without_report_batch_item_failures_reported_failures_are_deleted():
 
 @pytest.mark.parametrize("result", [None, {}, {"statusCode": 200}, {"batchItemFailures": []}])
 def test_success_responses(result):
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, "a")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda event, context: result, function_name="f")
@@ -123,7 +124,7 @@ def test_success_responses(result):
     {"batchItemFailures": "oops"},
 ])
 def test_invalid_failure_reports_fail_the_whole_batch(result):
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, "a", "b")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda event, context: result, function_name="f")
@@ -133,7 +134,7 @@ def test_invalid_failure_reports_fail_the_whole_batch(result):
 
 
 def test_batch_size_is_respected():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     send(url, *"abcde")
     sizes = []
     runtime = LocalRuntime()
@@ -143,7 +144,7 @@ def test_batch_size_is_respected():
 
 
 def test_batch_size_out_of_range_is_a_clear_error():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     with pytest.raises(ValueError, match="batch_size"):
         LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", batch_size=11)
 
@@ -162,7 +163,7 @@ def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
     publish_orders({"n": 1}, {"n": 2})
     runtime.run_until_quiet()
     assert sorted(seen) == [1, 2, 2, 2]  # async invocation: two retries
-    failed = resources.ensure_queue("lambda-flaky-all-failed")
+    failed = provision.ensure_queue("lambda-flaky-all-failed")
     [dead] = peek(failed)
     assert json.loads(dead["Body"])["detail"] == {"n": 2}
     retries = [r.t for r in recorder.select(kind="invoke") if r.outcome == "error"]
@@ -170,7 +171,7 @@ def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
 
 
 def test_topic_handler_respects_filter_policy():
-    topic = resources.ensure_topic("order-events")
+    topic = provision.ensure_topic("order-events")
     got = []
     runtime = LocalRuntime()
     runtime.on_topic(topic, lambda e, c: got.append(e["Records"][0]["Sns"]["Message"]),
@@ -184,7 +185,7 @@ def test_topic_handler_respects_filter_policy():
 
 
 def test_rewiring_replaces_instead_of_duplicating():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda e, c: None, function_name="f")
     runtime.on_queue(url, lambda e, c: None, function_name="f")
@@ -192,7 +193,7 @@ def test_rewiring_replaces_instead_of_duplicating():
 
 
 def test_background_mode_drains_the_queue():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     done = []
     runtime = LocalRuntime()
     runtime.on_queue(url, lambda e, c: done.extend(r["body"] for r in e["Records"]), function_name="f")
@@ -203,7 +204,7 @@ def test_background_mode_drains_the_queue():
 
 
 def test_stream_handler_sees_inserts_modifies_and_removes():
-    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    provision.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
     table = sandbox.resource("dynamodb").Table("orders")
     table.put_item(Item={"order_id": "o1", "status": "NEW"})
     table.put_item(Item={"order_id": "o1", "status": "PAID"})
@@ -216,8 +217,8 @@ def test_stream_handler_sees_inserts_modifies_and_removes():
 
 
 def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
-    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
-    failures = resources.ensure_queue("projector-failures")
+    provision.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    failures = provision.ensure_queue("projector-failures")
     sandbox.resource("dynamodb").Table("orders").put_item(Item={"order_id": "o1"})
     calls = []
 
@@ -250,14 +251,14 @@ def test_async_event_goes_to_the_failure_queue_right_after_its_last_retry():
 
 
 def test_function_timeout_longer_than_the_visibility_timeout_is_refused_as_on_aws():
-    url = resources.ensure_queue("short", visibility_timeout=5)
+    url = provision.ensure_queue("short", visibility_timeout=5)
     with pytest.raises(ValueError, match="可視性タイムアウト"):
         LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", timeout=30)
     LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", timeout=5)  # equal is fine
 
 
 def test_run_until_quiet_gives_up_on_endless_retries_and_says_so():
-    url = resources.ensure_queue("no-dlq", visibility_timeout=0)
+    url = provision.ensure_queue("no-dlq", visibility_timeout=0)
     send(url, "poison")
     runtime = LocalRuntime()
 
@@ -282,7 +283,7 @@ def park_one(url) -> LocalRuntime:
 
 
 def test_a_new_runtime_releases_what_an_earlier_one_parked():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     park_one(url)
     bodies = []
     second = LocalRuntime()  # as when a notebook cell is run again
@@ -292,7 +293,7 @@ def test_a_new_runtime_releases_what_an_earlier_one_parked():
 
 
 def test_one_broken_source_does_not_stop_the_others():
-    good_url = resources.ensure_queue("good")
+    good_url = provision.ensure_queue("good")
     send(good_url, "x")
     runtime = LocalRuntime()
     seen = []
@@ -313,7 +314,7 @@ def test_one_broken_source_does_not_stop_the_others():
 
 
 def test_reset_forgets_parked_retries():
-    runtime = park_one(resources.ensure_queue("orders"))
+    runtime = park_one(provision.ensure_queue("orders"))
     assert runtime.parked == 1
     sandbox.reset()
     assert runtime.parked == 0
@@ -330,7 +331,7 @@ def test_a_lambda_as_rule_target_gets_a_valid_internal_queue_name():
 
 
 def test_run_until_quiet_does_not_skip_past_its_time_limit():
-    url = resources.ensure_queue("slow-retry", visibility_timeout=120)
+    url = provision.ensure_queue("slow-retry", visibility_timeout=120)
     runtime = park_one(url)
     started = clock.now()
     assert runtime.run_until_quiet(max_seconds=60) == 0

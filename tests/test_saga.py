@@ -5,8 +5,8 @@ import time
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from labs import aws
-from labs.patterns import saga
+from labs.course import aws
+from labs.course.patterns import saga
 from labs.runtime import LocalRuntime
 
 

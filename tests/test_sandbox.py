@@ -59,7 +59,7 @@ def test_real_aws_only_with_explicit_opt_in():
 
 def test_shared_server_is_seen_by_notebooks_and_the_aws_cli(shared_server):
     created = run_python(
-        "from labs import sandbox, resources; print(sandbox.start().mode); resources.ensure_queue('shared-q')",
+        "from labs import sandbox; from labs.sandbox import provision; print(sandbox.start().mode); provision.ensure_queue('shared-q')",
         LABS_ENDPOINT_URL=shared_server, **REAL_LOOKING)
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip() == "server"

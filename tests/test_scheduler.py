@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from labs import resources, sandbox
+from labs import sandbox
+from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import LocalRuntime, clock
 
@@ -19,7 +20,7 @@ def collect():
 
 
 def test_rate_fires_once_per_period_passed_and_not_at_creation():
-    arn = resources.ensure_rule("default", "hourly", schedule="rate(1 hour)")
+    arn = provision.ensure_rule("default", "hourly", schedule="rate(1 hour)")
     events, job = collect()
     runtime = LocalRuntime()
     runtime.on_schedule("default", "hourly", job, function_name="hourly-job")
@@ -35,7 +36,7 @@ def test_rate_fires_once_per_period_passed_and_not_at_creation():
 
 
 def test_a_nightly_cron_fires_once_a_day_at_its_utc_time():
-    resources.ensure_rule("default", "nightly", schedule="cron(0 18 * * ? *)")  # 03:00 JST
+    provision.ensure_rule("default", "nightly", schedule="cron(0 18 * * ? *)")  # 03:00 JST
     events, job = collect()
     runtime = LocalRuntime()
     runtime.on_schedule("default", "nightly", job, function_name="nightly-report")
@@ -51,7 +52,7 @@ def test_a_nightly_cron_fires_once_a_day_at_its_utc_time():
 
 
 def test_a_failing_job_is_recorded_and_the_next_night_still_fires():
-    resources.ensure_rule("default", "nightly", schedule="cron(0 18 * * ? *)")
+    provision.ensure_rule("default", "nightly", schedule="cron(0 18 * * ? *)")
     runtime = LocalRuntime()
     runtime.on_schedule("default", "nightly", lambda e, c: 1 / 0, function_name="broken")
     assert runtime.advance(2 * 86400) == 2
@@ -60,27 +61,27 @@ def test_a_failing_job_is_recorded_and_the_next_night_still_fires():
 
 
 def test_a_disabled_rule_does_not_fire_and_a_changed_expression_is_picked_up():
-    resources.ensure_rule("default", "job", schedule="rate(1 hour)")
+    provision.ensure_rule("default", "job", schedule="rate(1 hour)")
     events, job = collect()
     runtime = LocalRuntime()
     runtime.on_schedule("default", "job", job)
     sandbox.client("events").disable_rule(Name="job")
     assert runtime.advance(3 * 3600) == 0
-    resources.ensure_rule("default", "job", schedule="rate(30 minutes)")  # re-enables, new period
+    provision.ensure_rule("default", "job", schedule="rate(30 minutes)")  # re-enables, new period
     assert runtime.advance(2 * 3600) == 4
     sandbox.client("events").delete_rule(Name="job")
     assert runtime.advance(3 * 3600) == 0  # a deleted rule fires no more, and polling goes on quietly
 
 
 def test_the_source_looks_like_the_runtime_expects():
-    resources.ensure_rule("default", "job", schedule="rate(5 minutes)")
+    provision.ensure_rule("default", "job", schedule="rate(5 minutes)")
     source = LocalRuntime().on_schedule("default", "job", lambda e, c: None, function_name="f")
     assert (source.kind, source.function_name, source.parked, source.next_due()) == ("schedule", "f", 0, None)
 
 
 def test_a_rule_without_a_schedule_or_missing_is_a_clear_error():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "pattern-only", event_pattern={"source": ["x"]})
+    provision.ensure_bus("orders-bus")
+    provision.ensure_rule("orders-bus", "pattern-only", event_pattern={"source": ["x"]})
     runtime = LocalRuntime()
     with pytest.raises(ValueError, match="スケジュールルールではありません"):
         runtime.on_schedule("orders-bus", "pattern-only", lambda e, c: None)
@@ -89,7 +90,7 @@ def test_a_rule_without_a_schedule_or_missing_is_a_clear_error():
 
 
 def test_restarting_the_clock_does_not_fire_the_past_again():
-    resources.ensure_rule("default", "job", schedule="rate(1 hour)")
+    provision.ensure_rule("default", "job", schedule="rate(1 hour)")
     events, job = collect()
     runtime = LocalRuntime()
     runtime.on_schedule("default", "job", job)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from labs.schema import (
+from labs.course.schema import (
     EventType,
     EventValidationError,
     OrderEvent,

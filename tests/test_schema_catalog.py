@@ -1,4 +1,4 @@
-"""The versioned schema catalog shipped in labs/schemas/."""
+"""The versioned schema catalog shipped in labs/course/schemas/."""
 
 import json
 import subprocess
@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from labs import schema_catalog
-from labs.schema import OrderEvent, OrderEventV2
-from labs.schema_catalog import export_catalog, list_versions, load_schema
+from labs.course import schema_catalog
+from labs.course.schema import OrderEvent, OrderEventV2
+from labs.course.schema_catalog import export_catalog, list_versions, load_schema
 
 
 def test_catalog_is_fresh():
-    """Fails when a model changed without `python -m labs.schema_catalog`."""
+    """Fails when a model changed without `python -m labs.course.schema_catalog`."""
     assert export_catalog(check=True) == []
 
 
@@ -59,7 +59,7 @@ def test_export_writes_missing_and_stale_files_and_check_reports_them(tmp_path, 
 
 def test_command_line_check():
     result = subprocess.run(
-        [sys.executable, "-m", "labs.schema_catalog", "--check"], capture_output=True, text=True
+        [sys.executable, "-m", "labs.course.schema_catalog", "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "一致しています" in result.stdout

@@ -9,9 +9,9 @@ from enum import Enum
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labs.schema import OrderEvent
-from labs.schema_catalog import load_schema
-from labs.schema_compat import Change, CompatibilityReport, check_compatibility
+from labs.course.schema import OrderEvent
+from labs.course.schema_catalog import load_schema
+from labs.course.schema_compat import Change, CompatibilityReport, check_compatibility
 
 
 class Item(BaseModel):

@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.parser.models import (
     SqsModel,
 )
 
-from labs import resources, sandbox
+from labs import sandbox
+from labs.sandbox import provision
 from labs.runtime import LocalRuntime
 
 
@@ -22,7 +23,7 @@ def capture(runtime_wiring):
 
 
 def test_sqs_event_with_message_attributes():
-    url = resources.ensure_queue("orders")
+    url = provision.ensure_queue("orders")
     boto3.client("sqs").send_message(
         QueueUrl=url, MessageBody='{"a": 1}',
         MessageAttributes={"kind": {"DataType": "String", "StringValue": "x"},
@@ -38,7 +39,7 @@ def test_sqs_event_with_message_attributes():
 
 
 def test_sqs_fifo_event():
-    url = resources.ensure_queue("orders", fifo=True)
+    url = provision.ensure_queue("orders", fifo=True)
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
     runtime, events = capture(lambda rt, h: rt.on_queue(url, h, function_name="f"))
     runtime.run_until_quiet()
@@ -47,8 +48,8 @@ def test_sqs_fifo_event():
 
 
 def test_eventbridge_event_has_account():
-    resources.ensure_bus("orders-bus")
-    resources.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]})
+    provision.ensure_bus("orders-bus")
+    provision.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]})
     runtime, events = capture(lambda rt, h: rt.on_rule("orders-bus", "r", h, function_name="f"))
     boto3.client("events").put_events(Entries=[{
         "Source": "com.myapp.orders", "DetailType": "OrderCreated",
@@ -60,7 +61,7 @@ def test_eventbridge_event_has_account():
 
 
 def test_sns_event():
-    topic = resources.ensure_topic("order-events")
+    topic = provision.ensure_topic("order-events")
     runtime, events = capture(lambda rt, h: rt.on_topic(topic, h, function_name="f"))
     boto3.client("sns").publish(TopicArn=topic, Message='{"a": 1}', Subject="s",
                                 MessageAttributes={"priority": {"DataType": "String", "StringValue": "high"}})
@@ -72,7 +73,7 @@ def test_sns_event():
 
 
 def test_dynamodb_stream_event():
-    resources.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
+    provision.ensure_table("orders", "order_id", stream="NEW_AND_OLD_IMAGES")
     sandbox.resource("dynamodb").Table("orders").put_item(Item={"order_id": "o1", "total": 5})
     runtime, events = capture(lambda rt, h: rt.on_stream("orders", h, function_name="f"))
     runtime.run_until_quiet()
@@ -84,9 +85,9 @@ def test_dynamodb_stream_event():
 
 def test_rule_delivers_the_aws_event_shape_to_a_queue():
     # moto drops `account` from what a rule delivers; labs.sandbox.mend_moto puts it back.
-    resources.ensure_bus("orders-bus")
-    url = resources.ensure_queue("bus-target")
-    resources.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]}, queue_url=url)
+    provision.ensure_bus("orders-bus")
+    url = provision.ensure_queue("bus-target")
+    provision.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]}, queue_url=url)
     boto3.client("events").put_events(Entries=[{
         "Source": "com.myapp.orders", "DetailType": "OrderCreated", "Detail": "{}", "EventBusName": "orders-bus"}])
     [message] = boto3.client("sqs").receive_message(QueueUrl=url)["Messages"]

@@ -1,5 +1,5 @@
 """A local stand-in for AWS Lambda and its event sources (moto cannot run Lambda code)."""
-from labs.clock import clock
+from labs.sandbox.clock import clock
 from labs.runtime.context import LambdaContext
 from labs.runtime.invoke import Invocation, invoke
 from labs.runtime.runtime import LocalRuntime

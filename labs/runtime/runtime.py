@@ -20,10 +20,11 @@ import re
 import threading
 import time
 
-from labs import resources, sandbox
+from labs import sandbox
+from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import shapes
-from labs.clock import clock
+from labs.sandbox.clock import clock
 from labs.runtime.invoke import Handler
 from labs.runtime.sources import ASYNC_RETRY_DELAYS, AsyncSource, SqsSource, StreamSource
 
@@ -32,7 +33,7 @@ QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (ru
 
 class LocalRuntime:
     def __init__(self, delivery=None) -> None:
-        self.delivery = delivery  # e.g. labs.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
+        self.delivery = delivery  # e.g. labs.runtime.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
         self.sources: dict[str, object] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -59,7 +60,7 @@ class LocalRuntime:
         """Make ``handler`` a target of the EventBridge rule ``rule`` on ``bus``."""
         name = function_name or handler.__name__
         queue_url = self._function_queue(name, rule)
-        resources.ensure_rule(bus, rule, queue_url=queue_url, target_id=f"lambda-{name}")
+        provision.ensure_rule(bus, rule, queue_url=queue_url, target_id=f"lambda-{name}")
         source = AsyncSource(queue_url, handler, name, shapes.eventbridge_event, source=f"{bus}/{rule}", timeout=timeout)
         return self._add(f"rule:{name}:{bus}:{rule}", source)
 
@@ -69,7 +70,7 @@ class LocalRuntime:
         name = function_name or handler.__name__
         topic = topic_arn.rsplit(":", 1)[-1]
         queue_url = self._function_queue(name, topic)
-        subscription = resources.ensure_subscription(
+        subscription = provision.ensure_subscription(
             topic_arn, queue_url, filter_policy=filter_policy, filter_on_body=filter_on_body
         )
         region = sandbox.current().region
@@ -97,7 +98,7 @@ class LocalRuntime:
         """The internal queue standing for Lambda's async event queue, and its failure queue."""
         # SQS names allow letters, digits, - and _ only (a lambda's name is "<lambda>").
         base = re.sub(r"[^A-Za-z0-9_-]", "-", f"lambda-{function_name}-{origin}")[:70]
-        return resources.ensure_queue(base, visibility_timeout=900, dead_letter_queue=f"{base}-failed",
+        return provision.ensure_queue(base, visibility_timeout=900, dead_letter_queue=f"{base}-failed",
                                       max_receive_count=1 + len(ASYNC_RETRY_DELAYS))
 
     # -- running step by step ---------------------------------------------------------------

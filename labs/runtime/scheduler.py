@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from labs import sandbox
-from labs.clock import clock
+from labs.sandbox.clock import clock
 from labs.observe import recorder
 from labs.runtime.invoke import Handler, Invocation, invoke
 from labs.runtime.schedule import Schedule, parse_schedule, scheduled_event

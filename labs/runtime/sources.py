@@ -21,10 +21,10 @@ import json
 from typing import Callable
 
 from labs import sandbox
-from labs.delivery import ExactDelivery
+from labs.runtime.delivery import ExactDelivery
 from labs.observe import recorder
 from labs.runtime import shapes
-from labs.clock import clock
+from labs.sandbox.clock import clock
 from labs.runtime.context import LambdaContext
 from labs.runtime.invoke import Handler, Invocation, invoke
 
@@ -159,7 +159,7 @@ class SqsSource(QueueSource):
                 f"({self.visibility_timeout} 秒) より長いと、AWS はイベントソースマッピングを作れません。"
                 "timeout= を短くするか、可視性タイムアウトを延ばしてください")
         self.report_batch_item_failures = report_batch_item_failures
-        # Duplicates and reordering (labs.delivery); the default is moto's in-order, once-only delivery.
+        # Duplicates and reordering (labs.runtime.delivery); the default is moto's in-order, once-only delivery.
         self.delivery = (delivery or ExactDelivery()).for_queue(
             self.queue_name, self.visibility_timeout, self.max_receive_count)
 

@@ -383,7 +383,7 @@ def reset() -> None:
 
 def plot(ax=None) -> None:
     """Draw the verdicts per lesson as stacked bars (正解 / 不正解 / 未回答)."""
-    import labs.plots  # noqa: F401  (Japanese labels)
+    import labs.observe.plots  # noqa: F401  (Japanese labels)
     import matplotlib.pyplot as plt
 
     lessons = sorted({q.lesson for q in QUESTIONS})

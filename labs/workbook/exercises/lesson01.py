@@ -15,12 +15,13 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from labs import resources, sandbox
-from labs.consumers import orders
-from labs.producers import eventbridge
-from labs.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import orders
+from labs.course.producers import eventbridge
+from labs.course.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
 from labs.runtime.context import LambdaContext
-from labs.queues import drain
+from labs.observe.queues import drain
 from labs.workbook.checks import CheckFailed, exercise, expect
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
@@ -64,12 +65,12 @@ HIGH_VALUE_PROBES = [
 
 def _matches(pattern: dict, probes) -> list[bool]:
     """Which probes a rule with ``pattern`` delivers: EventBridge's own matching, not ours."""
-    resources.ensure_bus(CHECK_BUS)
-    queue = resources.ensure_queue("workbook-check-pattern")
+    provision.ensure_bus(CHECK_BUS)
+    queue = provision.ensure_queue("workbook-check-pattern")
     _drained_events(queue)
     rule = "workbook-check-pattern"
     try:
-        resources.ensure_rule(CHECK_BUS, rule, event_pattern=pattern, queue_url=queue)
+        provision.ensure_rule(CHECK_BUS, rule, event_pattern=pattern, queue_url=queue)
         sandbox.client("events").put_events(Entries=[
             {"Source": source, "DetailType": detail_type, "EventBusName": CHECK_BUS,
              "Detail": json.dumps({**detail, "probe": index})}
@@ -185,12 +186,12 @@ def _check_publish(candidate):
     expect(not fake.calls, "未知の event_type なのに put_events を呼びました (送る前に止めてください)")
 
     # 2. A real publish reaches orders-bus with the right envelope and detail.
-    resources.ensure_bus(ORDERS_BUS)
-    queue = resources.ensure_queue("workbook-check-publish")
+    provision.ensure_bus(ORDERS_BUS)
+    queue = provision.ensure_queue("workbook-check-publish")
     _drained_events(queue)
     rule = "workbook-check-publish"
     try:
-        resources.ensure_rule(ORDERS_BUS, rule, queue_url=queue, event_pattern={
+        provision.ensure_rule(ORDERS_BUS, rule, queue_url=queue, event_pattern={
             "source": [ORDER_SOURCE], "detail": {"orderId": [{"prefix": "CHK-"}]}})
         returned = candidate(CHECK_ORDER, "OrderCreated")
         delivered = _drained_events(queue)

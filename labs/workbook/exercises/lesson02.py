@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 
-from labs import resources, sandbox
-from labs.consumers import sqs as consumer
-from labs.producers import sns as producer
-from labs.queues import drain
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import sqs as consumer
+from labs.course.producers import sns as producer
+from labs.observe.queues import drain
 from labs.workbook.checks import expect, exercise
 
 # --- 02.publish_to_sns -----------------------------------------------------------------------
@@ -38,9 +39,9 @@ def _publish_python_repr(topic_arn, message, attributes=None):
           reference=producer.publish_to_sns,
           wrong=(_seed_publish_to_sns, _publish_without_attributes, _publish_python_repr))
 def _(candidate):
-    topic = resources.ensure_topic(CHECK_TOPIC)
-    queue = resources.ensure_queue(CHECK_QUEUE)
-    resources.ensure_subscription(topic, queue, raw=True)  # raw: SNS attributes become SQS attributes
+    topic = provision.ensure_topic(CHECK_TOPIC)
+    queue = provision.ensure_queue(CHECK_QUEUE)
+    provision.ensure_subscription(topic, queue, raw=True)  # raw: SNS attributes become SQS attributes
     drain(queue)
     message = {"event_type": "OrderCreated", "order": {"order_id": "ORD-CHECK", "amount": 15000}}
     response = candidate(topic, message, {"event_type": "OrderCreated", "priority": "high", "amount": 15000})
@@ -85,11 +86,11 @@ def large_order_policy() -> dict:
 def _(candidate):
     policy = candidate()
     expect(isinstance(policy, dict) and policy, f"フィルターポリシーを dict で返してください (返り値: {policy!r:.80})")
-    topic = resources.ensure_topic(POLICY_TOPIC)
-    queue = resources.ensure_queue(POLICY_QUEUE)
+    topic = provision.ensure_topic(POLICY_TOPIC)
+    queue = provision.ensure_queue(POLICY_QUEUE)
     sns = sandbox.client("sns")
     try:
-        resources.ensure_subscription(topic, queue, raw=True, filter_policy=policy, filter_on_body=True)
+        provision.ensure_subscription(topic, queue, raw=True, filter_policy=policy, filter_on_body=True)
     except sns.exceptions.InvalidParameterException as error:
         expect(False, f"SNS がこのフィルターポリシーを受け付けませんでした: {error}")
     drain(queue)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from labs import redrive as redrive_module
-from labs import resources, sandbox
-from labs.consumers import dlq
+from labs.course import redrive as redrive_module
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import dlq
 from labs.workbook.checks import expect, exercise
 
 # --- 03.create_queue_with_dlq ----------------------------------------------------------------
@@ -62,7 +63,7 @@ def _(candidate):
         expect("RedrivePolicy" in attributes, "キューに RedrivePolicy 属性がありません")
         policy = json.loads(attributes["RedrivePolicy"])
         dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-        expect(policy.get("deadLetterTargetArn") == resources.queue_arn(dlq_url),
+        expect(policy.get("deadLetterTargetArn") == provision.queue_arn(dlq_url),
                f"deadLetterTargetArn は DLQ の URL ではなく ARN です (設定値: {policy.get('deadLetterTargetArn')})")
         expect(int(policy.get("maxReceiveCount", 0)) == 3, f"maxReceiveCount は 3 にしてください (設定値: {policy.get('maxReceiveCount')})")
         # And it behaves: three receives without a delete, and the fourth finds it in the DLQ.
@@ -120,10 +121,10 @@ def _no_alert(event, context):
           reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert))
 def _(candidate):
     sqs = sandbox.client("sqs")
-    alerts = resources.ensure_topic(dlq.ALERTS_TOPIC)
-    inbox = resources.ensure_queue(INBOX)
-    resources.ensure_subscription(alerts, inbox, raw=True)
-    resources.ensure_table(dlq.FAILED_MESSAGES_TABLE, "message_id")
+    alerts = provision.ensure_topic(dlq.ALERTS_TOPIC)
+    inbox = provision.ensure_queue(INBOX)
+    provision.ensure_subscription(alerts, inbox, raw=True)
+    provision.ensure_table(dlq.FAILED_MESSAGES_TABLE, "message_id")
     table = sandbox.resource("dynamodb").Table(dlq.FAILED_MESSAGES_TABLE)
     ids = ["check-03-dlq-1", "check-03-dlq-2"]
     for message_id in ids:
@@ -161,7 +162,7 @@ def _(candidate):
 # --- 03.redrive_messages ---------------------------------------------------------------------
 
 def redrive_messages(dlq_url: str, source_url: str) -> int:
-    """Reference: the queue-to-queue move of labs.redrive."""
+    """Reference: the queue-to-queue move of labs.course.redrive."""
     return len(redrive_module.move_messages(dlq_url, source_url))
 
 

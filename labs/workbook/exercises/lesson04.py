@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field, ValidationError
 
-from labs.schema import EventType, OrderEvent, OrderItem, explain_validation_error, validate_event
-from labs.schema_compat import check_compatibility
+from labs.course.schema import EventType, OrderEvent, OrderItem, explain_validation_error, validate_event
+from labs.course.schema_compat import check_compatibility
 from labs.workbook.checks import CheckFailed, exercise, expect
 
 # --- 04.order_models ----------------------------------------------------------------
@@ -278,7 +278,7 @@ def changed_schema(change_id: str) -> dict:
 
 
 def checker_verdicts() -> dict[str, str]:
-    """What labs.schema_compat says about each change: 互換 (both ways) or 破壊的."""
+    """What labs.course.schema_compat says about each change: 互換 (both ways) or 破壊的."""
     return {cid: BREAKING if check_compatibility(_schema(), changed_schema(cid)).breaking else COMPATIBLE
             for cid in SCHEMA_CHANGES}
 

@@ -12,12 +12,13 @@ import contextlib
 import json
 import os
 
-from labs import resources, sandbox
-from labs import aws
-from labs.patterns import choreography, cqrs, saga, table_rows
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course import aws
+from labs.course.patterns import choreography, cqrs, saga, table_rows
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
-from labs.queues import drain
+from labs.observe.queues import drain
 from labs.workbook.checks import exercise, expect
 
 CHECK_BUS = "workbook-checks-05"
@@ -45,9 +46,9 @@ def _worker_errors(runtime) -> list[str]:
 @contextlib.contextmanager
 def _check_bus():
     """EVENT_BUS_NAME points at a bus of the check's own; every event on it is captured."""
-    resources.ensure_bus(CHECK_BUS)
-    queue = resources.ensure_queue("workbook-check-05-capture")
-    resources.ensure_rule(CHECK_BUS, "capture-everything", event_pattern={"version": ["0"]}, queue_url=queue)
+    provision.ensure_bus(CHECK_BUS)
+    queue = provision.ensure_queue("workbook-check-05-capture")
+    provision.ensure_rule(CHECK_BUS, "capture-everything", event_pattern={"version": ["0"]}, queue_url=queue)
     _drained_events(queue)
     before = os.environ.get("EVENT_BUS_NAME")
     os.environ["EVENT_BUS_NAME"] = CHECK_BUS
@@ -235,8 +236,8 @@ CQRS_STEPS = [
           wrong=(_projects_inserts_only, _counts_every_record, _ignores_removals))
 def _(candidate):
     _probe_stub(candidate)
-    resources.ensure_table(cqrs.SUMMARY_TABLE, "customer_id")
-    from labs.patterns import recreate_table
+    provision.ensure_table(cqrs.SUMMARY_TABLE, "customer_id")
+    from labs.course.patterns import recreate_table
 
     recreate_table(CHECK_ORDERS_TABLE, "order_id", stream="NEW_AND_OLD_IMAGES")
     _forget_check_customers()

@@ -7,8 +7,9 @@ import uuid
 
 import boto3
 
-from labs import resources, sandbox
-from labs.consumers import idempotent
+from labs import sandbox
+from labs.sandbox import provision
+from labs.course.consumers import idempotent
 from labs.runtime import LambdaContext
 from labs.workbook.checks import exercise, expect
 
@@ -107,7 +108,7 @@ def _failures(result) -> list:
           wrong=(_naive, _keyed_on_message_id, _swallows_errors, _duplicates_as_failures, _records_but_never_applies))
 def _(candidate):
     for name, key in idempotent.TABLES.items():
-        resources.ensure_table(name, key)
+        provision.ensure_table(name, key)
     run = uuid.uuid4().hex[:8]  # fresh ids: the check can run any number of times
     customer = f"CHECK-{run}"
     first = {"event_id": f"{run}-1", "customer_id": customer, "order_id": "ORD-1", "amount": 1200}

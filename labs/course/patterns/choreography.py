@@ -18,11 +18,11 @@ import json
 import os
 from datetime import datetime, timezone
 
-from labs import resources
-from labs import aws
-from labs.patterns import recreate_table, table_rows
-from labs.producers.eventbridge import EventPublishError
-from labs.resources import ORDERS_BUS
+from labs.sandbox import provision
+from labs.course import aws
+from labs.course.patterns import recreate_table, table_rows
+from labs.course.producers.eventbridge import EventPublishError
+from labs.sandbox.provision import ORDERS_BUS
 
 SOURCES = {
     "order": "com.myapp.orders",
@@ -162,7 +162,7 @@ def rule_pattern(service: str) -> dict:
 
 def setup(stock: dict[str, int]) -> None:
     """Fresh service tables, with ``stock`` (sku -> units) on the shelves, and the bus."""
-    resources.ensure_bus(bus_name())
+    provision.ensure_bus(bus_name())
     received.clear()
     recreate_table(ORDER_STATUS_TABLE, "order_id")
     recreate_table(STOCK_TABLE, "sku")
@@ -194,7 +194,7 @@ def wire(runtime, handlers: dict | None = None) -> None:
     handlers = {**HANDLERS, **(handlers or {})}
     for service in SUBSCRIPTIONS:
         rule = f"{service}-service"
-        resources.ensure_rule(bus_name(), rule, event_pattern=rule_pattern(service))
+        provision.ensure_rule(bus_name(), rule, event_pattern=rule_pattern(service))
         runtime.on_rule(bus_name(), rule, _traced(service, handlers[service]), function_name=f"{service}_service")
 
 
@@ -240,7 +240,7 @@ def plot_trace(steps: list[dict], title: str = "1 件の注文のイベントの
     """Services as lanes, events as arrows from the emitting service to each receiver."""
     import matplotlib.pyplot as plt
 
-    import labs.plots  # noqa: F401  (Japanese fonts)
+    import labs.observe.plots  # noqa: F401  (Japanese fonts)
 
     lanes = ["order", "inventory", "payment", "shipping"]
     if ax is None:

@@ -2,7 +2,7 @@
 
 An invalid event is cheapest to stop where it is made: once it is on the bus, every
 consumer has to cope with it. So this producer checks each event against the schema
-(``labs.schema.OrderEvent``) and, when it is invalid, raises
+(``labs.course.schema.OrderEvent``) and, when it is invalid, raises
 :class:`EventRejectedError` (Japanese, field by field) *before anything is sent*.
 
 It re-validates even an ``OrderEvent`` instance: Pydantic does not validate on
@@ -19,15 +19,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from labs.producers.eventbridge import EventPublishError, put_events_in_batches
-from labs.schema import (
+from labs.course.producers.eventbridge import EventPublishError, put_events_in_batches
+from labs.course.schema import (
     EventType,
     EventValidationError,
     OrderEvent,
     create_order_event,
     explain_validation_error,
 )
-from labs.names import ORDERS_BUS, ORDER_SOURCE
+from labs.course.names import ORDERS_BUS, ORDER_SOURCE
 
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from labs import aws
-from labs.producers.sns import topic_arn
-from labs.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE
+from labs.course import aws
+from labs.course.producers.sns import topic_arn
+from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE
 
 PREVIEW_CHARS = 200
 

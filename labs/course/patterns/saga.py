@@ -29,9 +29,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from labs import resources
-from labs import aws
-from labs.patterns import recreate_table, table_rows
+from labs.sandbox import provision as sandbox_provision
+from labs.course import aws
+from labs.course.patterns import recreate_table, table_rows
 
 STATE_MACHINE = "order-saga"
 STOCK_TABLE = "stock"
@@ -193,8 +193,8 @@ def put_stock(stock: dict[str, int]) -> None:
 def provision() -> str:
     """Tables (kept if present), worker queues and the state machine (updated in place)."""
     for table, key in ((STOCK_TABLE, "sku"), (PAYMENTS_TABLE, "order_id"), (SHIPMENTS_TABLE, "order_id")):
-        resources.ensure_table(table, key)
-    urls = {name: resources.ensure_queue(name, visibility_timeout=30) for name in WORKERS}
+        sandbox_provision.ensure_table(table, key)
+    urls = {name: sandbox_provision.ensure_queue(name, visibility_timeout=30) for name in WORKERS}
     body = json.dumps(definition(urls), ensure_ascii=False)
     sfn = aws.client("stepfunctions")
     existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == STATE_MACHINE]
@@ -207,7 +207,7 @@ def provision() -> str:
 def wire(runtime, workers: dict | None = None) -> None:
     """Each worker on its queue's SQS mapping (``workers`` replaces some, e.g. an exercise's)."""
     for queue, worker in {**WORKERS, **(workers or {})}.items():
-        runtime.on_queue(resources.ensure_queue(queue, visibility_timeout=30), worker,
+        runtime.on_queue(sandbox_provision.ensure_queue(queue, visibility_timeout=30), worker,
                          function_name=queue.replace("-requests", "_worker"), batch_size=1)
 
 
@@ -331,7 +331,7 @@ def plot(execution: Execution, title: str = "", ax=None):
     """A Gantt chart of the states: when each was entered and left; compensations in orange."""
     import matplotlib.pyplot as plt
 
-    import labs.plots  # noqa: F401  (Japanese fonts)
+    import labs.observe.plots  # noqa: F401  (Japanese fonts)
 
     spans: list[list] = []  # [state, start, end, failed]
     for row in execution.history:

@@ -1,11 +1,11 @@
 """A versioned JSON Schema catalog shipped with the package.
 
 moto has no EventBridge Schema Registry, so the project keeps its own: one file per
-schema version, ``labs/schemas/<name>/v<version>.json``, exported from the Pydantic
+schema version, ``labs/course/schemas/<name>/v<version>.json``, exported from the Pydantic
 models with ``model_json_schema()``. Tests check that the files match the models.
 
-    python -m labs.schema_catalog           # (re)write the catalog
-    python -m labs.schema_catalog --check   # exit 1 if a file is missing or stale
+    python -m labs.course.schema_catalog           # (re)write the catalog
+    python -m labs.course.schema_catalog --check   # exit 1 if a file is missing or stale
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from labs.schema import OrderEvent, OrderEventV2
+from labs.course.schema import OrderEvent, OrderEventV2
 
 CATALOG_DIR = Path(__file__).parent / "schemas"
 
@@ -69,14 +69,14 @@ def export_catalog(check: bool = False) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labs.schema_catalog", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m labs.course.schema_catalog", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the catalog is stale; write nothing")
     args = parser.parse_args(argv)
     paths = export_catalog(check=args.check)
     for path in paths:
         print(f"{'古いファイル' if args.check else '書き出しました'}: {path.relative_to(CATALOG_DIR.parent)}")
     if args.check and paths:
-        print("スキーマカタログがモデルと一致しません。python -m labs.schema_catalog で書き直してください", file=sys.stderr)
+        print("スキーマカタログがモデルと一致しません。python -m labs.course.schema_catalog で書き直してください", file=sys.stderr)
         return 1
     if not paths:
         print(f"スキーマカタログはモデルと一致しています (スキーマ {len(MODELS)} 個)")

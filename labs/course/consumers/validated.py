@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from labs.schema import EventValidationError, OrderEvent, explain_validation_error
+from labs.course.schema import EventValidationError, OrderEvent, explain_validation_error
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())  # on Lambda the runtime's root handler takes these

@@ -1,4 +1,4 @@
-"""``python -m labs.bench``: how fast the workbook is, measured side by side in one run.
+"""``python -m labs.devtools.bench``: how fast the workbook is, measured side by side in one run.
 
 Machines differ and so does their load (CI, other notebooks), so absolute seconds say
 little. Every figure here is a *ratio* of two things measured in the same run, in
@@ -20,7 +20,7 @@ The last two lines are what CI logs and the issues ask for::
 
 Nothing here asserts a timing: the bench reports, people judge.
 
-``python -m labs.bench --profile solutions/NN_x.ipynb`` says *why* a cell is slow instead:
+``python -m labs.devtools.bench --profile solutions/NN_x.ipynb`` says *why* a cell is slow instead:
 it runs the notebook's cells in one process and, for the slowest, lists the AWS calls they
 made (count and seconds) and the functions that took the time (cProfile).
 """
@@ -38,7 +38,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLOOR = Path("bench/floor.ipynb")
 RUNTIME_GOAL = 0.8
 NOTEBOOK_GOAL = 1.5
@@ -69,13 +69,14 @@ def drain(messages: int = 1000, depth: int = 20) -> DrainResult:
     queue depth, MOTO_FACTS.md), the two sides alternate round by round, and only the
     draining is timed. Both sides do the same work per message (parse the JSON body).
     """
-    from labs import resources, sandbox
+    from labs import sandbox
+    from labs.sandbox import provision
     from labs.runtime import LocalRuntime
 
     sandbox.start()
     sqs = sandbox.client("sqs")
-    runtime_queue = resources.ensure_queue("bench-runtime")
-    bare_queue = resources.ensure_queue("bench-bare")
+    runtime_queue = provision.ensure_queue("bench-runtime")
+    bare_queue = provision.ensure_queue("bench-bare")
     handled = {"runtime": 0, "bare": 0}
 
     def work(body: str, side: str) -> None:
@@ -286,7 +287,7 @@ def profile_notebook(path: Path | str, top: int = 3, rows: int = 8) -> str:
 
 def _hot_functions(stats: dict, rows: int) -> list[tuple[str, float, float]]:
     """The functions with the most cumulative time, without IPython's and importlib's frames."""
-    skip = ("IPython", "<frozen", "asyncio", "builtins.exec>", "<method 'send'", "labs/bench.py", "botocore/",
+    skip = ("IPython", "<frozen", "asyncio", "builtins.exec>", "<method 'send'", "labs/devtools/bench.py", "botocore/",
             "boto3/", "<ipython-input")
     found = []
     for (filename, line, function), (_, _, own, cumulative, _) in stats.items():
@@ -386,7 +387,7 @@ def slow_cells(comparisons: list[Comparison], top: int = 8) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labs.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m labs.devtools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1000, help="messages each side drains (default 1000)")
     parser.add_argument("--depth", type=int, default=20, help="messages per round: the queue's depth (default 20)")
     parser.add_argument("--no-suite", action="store_true", help="skip timing the whole make test")

@@ -19,7 +19,7 @@ import json
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from labs.names import ORDER_EVENT_TYPES as KNOWN_EVENT_TYPES
+from labs.course.names import ORDER_EVENT_TYPES as KNOWN_EVENT_TYPES
 
 
 def unwrap(body: str) -> dict:

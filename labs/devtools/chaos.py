@@ -1,9 +1,9 @@
 """A soak test: thousands of orders through SNS -> SQS -> handler while things go wrong.
 
-``python -m labs.chaos`` (``make chaos``) runs the same pipeline many times, each run
+``python -m labs.devtools.chaos`` (``make chaos``) runs the same pipeline many times, each run
 with its own seed and handler failure rate (0 to 50 %), plus poison messages, crashes
 after a partial side effect, handlers slower than the visibility timeout, and SQS's
-own duplicates and reordering (labs.delivery). After each run the ledger (labs.ledger)
+own duplicates and reordering (labs.runtime.delivery). After each run the ledger (labs.observe.ledger)
 must balance: every published order processed exactly once or parked in the DLQ,
 none lost, no side effect applied twice. The last line reads::
 
@@ -23,9 +23,11 @@ from datetime import datetime, timezone
 import boto3
 from botocore.exceptions import ClientError
 
-from labs import ledger, resources, sandbox
-from labs.delivery import RealisticDelivery
-from labs.faults import Faults
+from labs import sandbox
+from labs.observe import ledger
+from labs.sandbox import provision
+from labs.runtime.delivery import RealisticDelivery
+from labs.runtime.faults import Faults
 from labs.observe import recorder
 from labs.runtime import LocalRuntime
 
@@ -83,13 +85,13 @@ def make_handler(table_name: str, faults: Faults, idempotent: bool = True):
 
 # --- one run ------------------------------------------------------------------------------
 
-def provision() -> tuple[str, str]:
+def build_world() -> tuple[str, str]:
     """The soak's world; returns (topic ARN, queue URL)."""
-    topic = resources.ensure_topic(TOPIC)
-    queue = resources.ensure_queue(QUEUE, visibility_timeout=VISIBILITY_TIMEOUT,
+    topic = provision.ensure_topic(TOPIC)
+    queue = provision.ensure_queue(QUEUE, visibility_timeout=VISIBILITY_TIMEOUT,
                                    dead_letter_queue=DEAD_LETTER_QUEUE, max_receive_count=MAX_RECEIVE_COUNT)
-    resources.ensure_subscription(topic, queue)
-    resources.ensure_table(TABLE, "order_id")
+    provision.ensure_subscription(topic, queue)
+    provision.ensure_table(TABLE, "order_id")
     return topic, queue
 
 
@@ -110,7 +112,7 @@ def run(seed: int, messages: int, failure_rate: float, *, duplicate_rate: float 
     sandbox.start()
     sandbox.reset()
     recorder.clear()
-    topic, queue = provision()
+    topic, queue = build_world()
     faults = Faults(seed=seed, failure_rate=failure_rate, poison_rate=poison_rate, crash_rate=crash_rate,
                     slow_rate=slow_rate, slow_seconds=2 * VISIBILITY_TIMEOUT)
     runtime = LocalRuntime(delivery=RealisticDelivery(seed=seed, duplicate_rate=duplicate_rate))
@@ -127,7 +129,7 @@ def run(seed: int, messages: int, failure_rate: float, *, duplicate_rate: float 
 # --- the command ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labs.chaos", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m labs.devtools.chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
     parser.add_argument("--messages", type=int, default=240, help="orders per run (default 240)")
     parser.add_argument("--rates", type=float, nargs="+", default=list(FAILURE_RATES), help="handler failure rates")

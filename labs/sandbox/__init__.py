@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from labs import aws
-from labs.names import REGION
+from labs.course import aws
+from labs.course.names import REGION
 
 ACCOUNT_ID = "123456789012"  # moto's default account: never a real one
 
@@ -162,7 +162,7 @@ def current() -> Sandbox:
 
 
 def client(service: str):
-    """A boto3 client on the sandbox: the same one the course's production code uses (labs.aws)."""
+    """A boto3 client on the sandbox: the same one the course's production code uses (labs.course.aws)."""
     start()
     return aws.client(service)
 

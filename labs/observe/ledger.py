@@ -12,7 +12,7 @@ sandbox (the consumer's table, the queues) or from ``labs.observe.recorder``:
 * processed: items in the consumer's table whose effect counter is at least 1,
   one per business key (so a message processed twice still counts once);
 * double effects: items whose effect counter is above 1 (a consumer that is not idempotent);
-* duplicates: copies the runtime handed over again (labs.delivery), absorbed when
+* duplicates: copies the runtime handed over again (labs.runtime.delivery), absorbed when
   there are no double effects;
 * in DLQ: business keys in the dead-letter queue that were never processed;
 * in flight: messages still in the queue (visible, or waiting out a retry).
@@ -23,9 +23,9 @@ import json
 from dataclasses import asdict, dataclass
 
 from labs import sandbox
-from labs.consumers.sqs import unwrap
+from labs.course.consumers.sqs import unwrap
 from labs.observe import Table, recorder
-from labs.queues import peek
+from labs.observe.queues import peek
 
 _LABELS = {
     "published": "発行",

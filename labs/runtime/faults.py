@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labs.clock import clock
+from labs.sandbox.clock import clock
 
 
 class InjectedFault(RuntimeError):

@@ -15,8 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from labs import aws
-from labs.patterns import recreate_table, table_rows
+from labs.course import aws
+from labs.course.patterns import recreate_table, table_rows
 
 ORDERS_TABLE = "orders"
 SUMMARY_TABLE = "customer-summary"
@@ -169,7 +169,7 @@ def plot_lag(samples: list[LagSample], title: str = "書き込みから読み取
     """Left: orders written vs projected over time. Right: each order's lag."""
     import matplotlib.pyplot as plt
 
-    import labs.plots  # noqa: F401  (Japanese fonts)
+    import labs.observe.plots  # noqa: F401  (Japanese fonts)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     writes = sorted(s.written_at for s in samples)

@@ -22,8 +22,8 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from labs import aws
-from labs.names import ORDERS_BUS, ORDER_EVENT_TYPES, ORDER_SOURCE
+from labs.course import aws
+from labs.course.names import ORDERS_BUS, ORDER_EVENT_TYPES, ORDER_SOURCE
 
 
 MAX_ENTRIES_PER_CALL = 10  # AWS rejects an 11th entry (ValidationException)

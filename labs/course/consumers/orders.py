@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
-from labs import aws
+from labs.course import aws
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def handle_order_cancelled(detail: dict) -> str:
 
 def ensure_order_tables() -> None:
     """Create the three tables this consumer writes to (idempotent)."""
-    from labs.resources import ensure_table
+    from labs.sandbox.provision import ensure_table
 
     ensure_table(INVENTORY_TABLE, "product_id")
     ensure_table(ORDERS_TABLE, "order_id")

@@ -24,7 +24,7 @@ import random
 import time
 from typing import Callable, Iterable
 
-from labs import aws
+from labs.course import aws
 
 MAX_RECORDS_PER_CALL = 500  # put_records takes at most 500 records (and 5 MB)
 
@@ -42,7 +42,7 @@ class KinesisPublishError(Exception):
 def ensure_stream(name: str, shard_count: int = 2, *, kinesis=None) -> str:
     """Create the stream if it does not exist, wait until it is ACTIVE, return its ARN.
 
-    (Provisioning, as labs.resources does for queues and topics: safe to run again.)
+    (Provisioning, as labs.sandbox.provision does for queues and topics: safe to run again.)
     """
     kinesis = kinesis or aws.client("kinesis")
     try:

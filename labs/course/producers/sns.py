@@ -17,8 +17,8 @@ import functools
 import json
 import os
 
-from labs import aws
-from labs.names import ORDER_EVENTS_TOPIC
+from labs.course import aws
+from labs.course.names import ORDER_EVENTS_TOPIC
 
 MAX_MESSAGE_ATTRIBUTES = 10  # SNS's limit per message
 

@@ -5,7 +5,7 @@ plus the few helpers a notebook needs to wire it to the local runtime and show i
 """
 from __future__ import annotations
 
-from labs import aws
+from labs.course import aws
 
 
 def table_rows(table_name: str, key: str) -> list[dict]:
@@ -32,11 +32,11 @@ def _number(value):
 
 def recreate_table(name: str, key: str, *, stream: str | None = None) -> str:
     """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
-    from labs import resources
+    from labs.sandbox import provision
 
     ddb = aws.client("dynamodb")
     try:
         ddb.delete_table(TableName=name)
     except ddb.exceptions.ResourceNotFoundException:
         pass
-    return resources.ensure_table(name, key, stream=stream)
+    return provision.ensure_table(name, key, stream=stream)

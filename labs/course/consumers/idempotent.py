@@ -22,7 +22,7 @@ is exactly the kind of effect that is wrong when applied twice. Three handlers:
 The key is the *business* event id (``event_id`` in the body), not the SQS messageId: a
 producer's retry is a new message with the same event.
 
-Tables (create them with ``labs.resources.ensure_table(name, key)`` for each of TABLES).
+Tables (create them with ``labs.sandbox.provision.ensure_table(name, key)`` for each of TABLES).
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from labs import aws
-from labs.consumers.sqs import unwrap
+from labs.course import aws
+from labs.course.consumers.sqs import unwrap
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
 PROCESSED_TABLE = "processed-events"  # event_id -> when it was applied (conditional write)

@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 
 from labs.observe import recorder
-from labs.clock import clock
+from labs.sandbox.clock import clock
 
 _COPY = "LabsCopy"  # marks a copy in the receive_message dict; never reaches the handler
 

@@ -2,7 +2,7 @@
 
 On AWS, ``StartMessageMoveTask`` (the console's "Start DLQ redrive") moves a DLQ's messages
 back to their source queue. moto does not implement it, so this module does the same job
-with plain SQS calls, and also replays what the DLQ handler (labs.consumers.dlq) archived
+with plain SQS calls, and also replays what the DLQ handler (labs.course.consumers.dlq) archived
 in ``failed-messages``, because a consumer on the DLQ takes the messages out of it.
 
 Safe to run twice, and to interrupt:
@@ -24,10 +24,10 @@ from datetime import datetime, timezone
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from labs import aws
+from labs.course import aws
 from labs.observe import recorder
-from labs.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
-from labs.names import FAILED_MESSAGES_TABLE
+from labs.observe.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
+from labs.course.names import FAILED_MESSAGES_TABLE
 
 
 def _name(queue_url: str) -> str:

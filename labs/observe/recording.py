@@ -1,4 +1,4 @@
-"""Recording the flow of messages, and showing it as a table or a timeline.
+"""Recording the flow of messages: every publish, delivery and invocation, on the sandbox clock.
 
 Producers stay plain boto3: publishes are seen through botocore's own event hooks
 (``after-call``), the same mechanism AWS X-Ray's SDK uses, so nothing in a producer
@@ -6,11 +6,11 @@ knows it is being watched. The local runtime records deliveries and invocations.
 """
 from __future__ import annotations
 
-import html
 import threading
 from dataclasses import dataclass, field
 
-from labs.clock import clock
+from labs.observe.tables import Table
+from labs.sandbox.clock import clock
 
 # Operations that put messages into the system: (botocore service id, operation) -> name.
 _PUBLISHING = {
@@ -66,7 +66,7 @@ class Recorder:
             and (source is None or r.source == source)
         ]
 
-    def table(self, kind: str | None = None, limit: int | None = None) -> "Table":
+    def table(self, kind: str | None = None, limit: int | None = None) -> Table:
         rows = self.select(kind)[:limit]
         return Table(
             ["時刻", "種類", "送信元", "宛先", "結果", "件数", "詳細"],
@@ -75,7 +75,7 @@ class Recorder:
 
     def timeline(self, title: str = "メッセージの流れ", ax=None):
         """One lane per target; a dot per record, coloured by outcome."""
-        from labs.plots import timeline
+        from labs.observe.plots import timeline
 
         return timeline(self.records, title=title, ax=ax)
 
@@ -132,45 +132,3 @@ def attach(session) -> None:
                         unique_id=f"labs-params-{service}-{operation}")
         events.register(f"after-call.{service}.{operation}", _on_publish(service, operation),
                         unique_id=f"labs-publish-{service}-{operation}")
-
-
-# --- tables ----------------------------------------------------------------------------
-
-class Table:
-    """A small table that renders as HTML in JupyterLab and as aligned text elsewhere."""
-
-    def __init__(self, columns: list[str], rows: list[list]) -> None:
-        self.columns = columns
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in self.rows
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def __repr__(self) -> str:
-        cells = [self.columns] + [[str(v) for v in row] for row in self.rows]
-        widths = [max(_width(row[i]) for row in cells) for i in range(len(self.columns))]
-        lines = [" | ".join(_pad(v, w) for v, w in zip(row, widths)).rstrip() for row in cells]
-        lines.insert(1, "-+-".join("-" * w for w in widths))
-        return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    # East Asian characters take two columns in a terminal.
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(text))
-
-
-def _pad(text: str, width: int) -> str:
-    return str(text) + " " * (width - _width(text))
-
-
-def table(rows: list[dict], columns: list[str] | None = None) -> Table:
-    """A Table from a list of dicts (columns default to the keys of the first row)."""
-    columns = columns or (list(rows[0]) if rows else [])
-    return Table(columns, [[row.get(c, "") for c in columns] for row in rows])
