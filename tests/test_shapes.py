@@ -84,7 +84,7 @@ def test_dynamodb_stream_event():
 
 
 def test_rule_delivers_the_aws_event_shape_to_a_queue():
-    # moto drops `account` from what a rule delivers; labs.sandbox.mend_moto puts it back.
+    # moto drops `account` from what a rule delivers; labs.sandbox.mends.eventbridge_envelope puts it back.
     provision.ensure_bus("orders-bus")
     url = provision.ensure_queue("bus-target")
     provision.ensure_rule("orders-bus", "r", event_pattern={"source": ["com.myapp.orders"]}, queue_url=url)

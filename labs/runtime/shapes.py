@@ -7,7 +7,7 @@ tests/test_shapes.py validates each shape with aws-lambda-powertools' parser mod
 * SQS records: Lambda's camelCase keys, ``eventSource``/``eventSourceARN``/``awsRegion``,
   and message attributes as ``stringValue``/``dataType`` (boto3 says ``StringValue``).
 * EventBridge events: moto leaves out ``account`` (mended at the source, in
-  ``labs.sandbox.mend_moto``, so queues receive it too).
+  ``labs.sandbox.mends.eventbridge_envelope``, so queues receive it too).
 * SNS records: Lambda spells ``SigningCertUrl``/``UnsubscribeUrl`` (the SQS envelope
   says ``...URL``), and moto's unsubscribe link names us-east-1.
 * DynamoDB Streams records: moto says us-east-1 and gives no ``eventSourceARN``.

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import boto3
 
 from labs.course import aws
+from labs.sandbox import mends
 from labs.course.names import REGION
 
 ACCOUNT_ID = "123456789012"  # moto's default account: never a real one
@@ -96,22 +97,6 @@ def _refuse(url: str) -> SandboxRefused:
     )
 
 
-def mend_moto() -> None:
-    """Make moto deliver what AWS delivers, where it does not (MOTO_FACTS.md).
-
-    EventBridge: moto's default target template drops ``account`` from every event a rule
-    delivers; AWS always sends it. Patched here, at the source, so SQS bodies, handlers and
-    archives all see the real shape. Applied in-process and in the shared server.
-    """
-    from moto.events.utils import EventTemplateParser
-
-    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
-        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
-        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
-        '"detail": <detail>}'
-    )
-
-
 def _force_fake_credentials(endpoint_url: str | None) -> None:
     for name in _DROPPED_ENV:
         os.environ.pop(name, None)
@@ -141,7 +126,7 @@ def start() -> Sandbox:
     else:
         from moto import mock_aws
 
-        mend_moto()
+        mends.apply_all()
         _mock = mock_aws(config=MOTO_CONFIG)
         _mock.start()
         _current = Sandbox("in-process", None, REGION)
@@ -200,7 +185,7 @@ def serve(port: int = 5000) -> None:
     from moto.server import ThreadedMotoServer
 
     os.environ["MOTO_PORT"] = str(port)  # Step Functions tasks call back into this server
-    mend_moto()
+    mends.apply_all()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{server._server.server_port}"

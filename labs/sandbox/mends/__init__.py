@@ -1,0 +1,24 @@
+"""Where moto differs from AWS, mended: one module per gap family, applied once per process.
+
+Each module has an ``apply()`` that patches moto in place (in this process, or in the shared
+server's process) and names the docs/MOTO_GAPS.md row it mends. Mends patch moto's backends,
+not its responses, so every client (boto3, the AWS CLI through the server) sees the same AWS.
+"""
+from __future__ import annotations
+
+from labs.sandbox.mends import eventbridge_envelope
+
+_MENDS = (
+    eventbridge_envelope,
+)
+_applied = False
+
+
+def apply_all() -> None:
+    """Apply every mend (idempotent: a second call does nothing)."""
+    global _applied
+    if _applied:
+        return
+    for mend in _MENDS:
+        mend.apply()
+    _applied = True
