@@ -157,11 +157,11 @@ def _numeric(terms: list) -> Condition:
     def is_num(index: int) -> bool:
         return index < len(terms) and _is_number(terms[index])
 
-    def text(index: int) -> str:
+    def text(index: int) -> str:  # the JSON token Event Ruler met there ("]" past the end)
         return json.dumps(terms[index]) if index < len(terms) else "]"
 
     if not terms or not isinstance(terms[0], str):
-        raise PatternError(f"Invalid member in numeric match: {text(0).strip(chr(34))}")
+        raise PatternError(f"Invalid member in numeric match: {text(0)}")
     operator = terms[0]
     if operator not in _NUMERIC_OPERATORS:
         raise PatternError(f"Unrecognized numeric range operator: {operator}")
@@ -307,7 +307,7 @@ def _match_expression(expression: dict, dialect: Dialect) -> Condition:
     return condition
 
 
-def _condition_list(name: str, values: list, dialect: Dialect) -> list[Condition]:
+def _condition_list(values: list, dialect: Dialect) -> list[Condition]:
     conditions = []
     for value in values:
         if isinstance(value, dict):
@@ -364,7 +364,7 @@ def _compile_object(node: dict, path: tuple, alternatives: list, dialect: Dialec
             alternatives = _compile_object(value, path + (name,), alternatives, dialect,
                                            inside_or=inside_or, depth=depth + 1)
         elif isinstance(value, list):
-            conditions = _condition_list(name, value, dialect)
+            conditions = _condition_list(value, dialect)
             dotted = ".".join(path + (name,))
             for rule, shape in alternatives:
                 rule[dotted] = conditions
