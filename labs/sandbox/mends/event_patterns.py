@@ -36,7 +36,25 @@ def compile_event_pattern(text: str) -> CompiledPattern:
         pattern = json.loads(text)
     except json.JSONDecodeError as error:
         raise PatternError(_json_reason(error)) from None
+    _refuse_unwrapped_numeric(pattern)
     return compile_pattern(pattern, EVENTBRIDGE)
+
+
+def _refuse_unwrapped_numeric(node, field: str = "") -> None:
+    """``{"amount": {"numeric": [">=", 10000]}}``: a numeric condition written without its array.
+
+    Event Ruler's grammar alone would read ``numeric`` as a nested field name; the issue's
+    recordings against EventBridge show PutRule refusing this natural mistake, so it is refused
+    here, before the grammar would quietly turn it into a rule that never matches.
+    """
+    if not isinstance(node, dict):
+        return
+    for name, value in node.items():
+        if (name == "numeric" and field and isinstance(value, list) and value
+                and isinstance(value[0], str) and value[0] in ("=", "<", "<=", ">", ">=")):
+            raise PatternError(f'"{field}" must be an object or an array: the numeric condition '
+                               f'must be inside an array ("{field}": [{{"numeric": [...]}}])')
+        _refuse_unwrapped_numeric(value, name)
 
 
 def _json_reason(error: json.JSONDecodeError) -> str:
