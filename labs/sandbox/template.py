@@ -78,11 +78,14 @@ def transform(sam: dict, region: str | None = None) -> dict:
                             "name managed policies by ARN: a name needs an IAM lookup")
 
     session = boto3.session.Session(region_name=region or sandbox.REGION)  # no credentials needed
+    translator = Translator(None, Parser(), boto_session=session)
     try:
-        return Translator(None, Parser(), boto_session=session).translate(sam, {}, get_managed_policy_map=no_lookup)
+        return translator.translate(sam, {}, get_managed_policy_map=no_lookup)
     except InvalidDocumentException as error:
         causes = "; ".join(str(cause) for cause in error.causes)
         raise TemplateError(f"SAM の変換に失敗しました / SAM transform failed: {causes}") from error
+    finally:
+        translator.metrics.publish()  # to its dummy publisher: nothing is sent, and nothing warns
 
 
 # --- building ----------------------------------------------------------------------------
