@@ -56,6 +56,30 @@ def load(path: Path | str = TEMPLATE) -> dict:
         raise TemplateError(f"テンプレート {path} を読めません / cannot read the template: {error}") from error
 
 
+def lines_of(logical_id: str, path: Path | str = TEMPLATE) -> tuple[int, int]:
+    """The first and last line (1-based) of a resource's block in the template file."""
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(text) if line == f"  {logical_id}:" or line.startswith(f"  {logical_id}:  ")), None)
+    if start is None:
+        raise TemplateError(f"リソース {logical_id} はテンプレートにありません / no resource {logical_id}")
+    end = start + 1
+    while end < len(text) and (not text[end].strip() or text[end].startswith("    ")):
+        end += 1
+    while not text[end - 1].strip():
+        end -= 1
+    return start + 1, end
+
+
+def excerpt(*logical_ids: str, path: Path | str = TEMPLATE) -> str:
+    """Those resources' blocks of the template, with line numbers (to read beside a lesson)."""
+    text = Path(path).read_text(encoding="utf-8").splitlines()
+    blocks = []
+    for logical_id in logical_ids:
+        first, last = lines_of(logical_id, path)
+        blocks.append("\n".join(f"{n:4d}  {text[n - 1]}" for n in range(first, last + 1)))
+    return "\n\n".join(blocks)
+
+
 def transform(sam: dict, region: str | None = None) -> dict:
     """SAM -> CloudFormation with aws-sam-translator, offline.
 
