@@ -40,7 +40,7 @@ def _is_arn_of(value, logical: str) -> bool:
     return value in ({"Fn::GetAtt": [logical, "Arn"]}, {"Fn::GetAtt": f"{logical}.Arn"})
 
 
-# --- 09.points_queue_with_dlq ---------------------------------------------------------------
+# --- 10.points_queue_with_dlq ---------------------------------------------------------------
 
 def points_queue_with_dlq() -> dict:
     """Reference: the points queue and its DLQ, as template.yaml declares them."""
@@ -71,7 +71,7 @@ def _no_redrive_policy():
     return resources
 
 
-@exercise("09.points_queue_with_dlq", "テンプレートの DLQ: points-queue に RedrivePolicy と 14 日保持の points-dlq",
+@exercise("10.points_queue_with_dlq", "テンプレートの DLQ: points-queue に RedrivePolicy と 14 日保持の points-dlq",
           reference=points_queue_with_dlq, wrong=(_dlq_by_ref, _dlq_kept_four_days, _no_redrive_policy))
 def _(candidate):
     resources = candidate()
@@ -105,7 +105,7 @@ def _(candidate):
             sqs.delete_queue(QueueUrl=queue_url)
 
 
-# --- 09.dlq_handler_policies ----------------------------------------------------------------
+# --- 10.dlq_handler_policies ----------------------------------------------------------------
 
 # What labs.course.consumers.dlq calls, and on what (logical id of the resource).
 DLQ_HANDLER_NEEDS = [("dynamodb:PutItem", "FailedMessagesTable"), ("dynamodb:GetItem", "FailedMessagesTable"),
@@ -178,7 +178,7 @@ def _sub(value):
     return value
 
 
-@exercise("09.dlq_handler_policies", "最小権限: dlq-handler は failed-messages の読み書きと alerts への発行だけ",
+@exercise("10.dlq_handler_policies", "最小権限: dlq-handler は failed-messages の読み書きと alerts への発行だけ",
           reference=dlq_handler_policies, wrong=(_everything, _full_access_managed_policies, _forgets_the_alert))
 def _(candidate):
     policies = candidate()
@@ -195,7 +195,7 @@ def _(candidate):
                         "(dlq.py が呼ぶ操作です: これでは本番で AccessDenied になります)")
 
 
-# --- 09.inventory_events ----------------------------------------------------------------------
+# --- 10.inventory_events ----------------------------------------------------------------------
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html ("To let your function
 # report specific failures in a batch, include the value ReportBatchItemFailures in FunctionResponseTypes")
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html (without it, a batch that
@@ -221,7 +221,7 @@ def _batch_of_one_without_reporting():
     return {"Orders": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["InventoryQueue", "Arn"]}, "BatchSize": 1}}}
 
 
-@exercise("09.inventory_events", "部分バッチ応答: FunctionResponseTypes に ReportBatchItemFailures",
+@exercise("10.inventory_events", "部分バッチ応答: FunctionResponseTypes に ReportBatchItemFailures",
           reference=inventory_events, wrong=(_no_partial_batch, _response_type_as_flag, _batch_of_one_without_reporting))
 def _(candidate):
     from labs.runtime import LocalRuntime  # the workbook layer may use the runtime
