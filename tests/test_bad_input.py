@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from labs.course.limits import EVENTBRIDGE_MAX_REQUEST_BYTES
 from labs.observe import ledger
 from labs.sandbox import provision
 from labs.course.consumers import validated
@@ -212,7 +213,7 @@ def test_batch_size_out_of_range():
 def test_oversize_event_is_refused_by_the_producer_and_the_rest_are_sent():
     provision.ensure_bus("orders-bus")
     huge = {"Source": "com.myapp.orders", "DetailType": "OrderCreated", "EventBusName": "orders-bus",
-            "Detail": json.dumps({"notes": "x" * 300_000})}
+            "Detail": json.dumps({"notes": "x" * EVENTBRIDGE_MAX_REQUEST_BYTES})}
     fine = {**huge, "Detail": json.dumps({"notes": "ok"})}
     with pytest.raises(EventPublishError) as caught:
         put_events_in_batches([huge, fine])

@@ -1,0 +1,28 @@
+"""SNS: the envelope's ``UnsubscribeURL`` names the topic's region and the subscription
+(MOTO_GAPS: "envelope UnsubscribeURL names us-east-1").
+
+moto writes ``https://sns.us-east-1.amazonaws.com/...&SubscriptionArn=arn:aws:sns:us-east-1:...``
+with a made-up subscription id into every envelope; AWS links to the subscription the message
+was delivered through, in the topic's region (the sample in sns/latest/dg/sns-message-and-json-formats.html:
+``"UnsubscribeURL" : "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-west-2:123456789012:MyTopic:c9135db0-..."``).
+Mended at the source, so SQS bodies and the Lambda shape built from them agree.
+"""
+from __future__ import annotations
+
+
+def unsubscribe_url(subscription_arn: str) -> str:
+    region = subscription_arn.split(":")[3]
+    return f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
+
+
+def apply() -> None:
+    from moto.sns.models import Subscription
+
+    original = Subscription.get_post_data
+
+    def get_post_data(self, *args, **kwargs):
+        data = original(self, *args, **kwargs)
+        data["UnsubscribeURL"] = unsubscribe_url(self.arn)
+        return data
+
+    Subscription.get_post_data = get_post_data
