@@ -20,7 +20,6 @@ import re
 import threading
 import time
 
-from labs import sandbox
 from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import shapes
@@ -73,8 +72,7 @@ class LocalRuntime:
         subscription = provision.ensure_subscription(
             topic_arn, queue_url, filter_policy=filter_policy, filter_on_body=filter_on_body
         )
-        region = sandbox.current().region
-        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription, region),
+        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription),
                              source=topic, timeout=timeout)
         return self._add(f"sns:{name}:{topic}", source)
 
