@@ -31,9 +31,13 @@ from labs.sandbox import provision
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def rule(*details, handler, **settings) -> LocalRuntime:
+def orders_rule() -> None:
     provision.ensure_bus("orders-bus")
     provision.ensure_rule("orders-bus", "all", event_pattern={"source": ["shop"]})
+
+
+def rule(*details, handler, **settings) -> LocalRuntime:
+    orders_rule()
     runtime = LocalRuntime()
     runtime.on_rule("orders-bus", "all", handler, **settings)
     boto3.client("events").put_events(Entries=[
@@ -197,8 +201,7 @@ def test_sns_to_lambda_failure_record_holds_the_sns_event():
     ({"dead_letter_queue": print}, "dead_letter_queue"),
 ])
 def test_settings_aws_refuses_are_refused_and_nothing_is_made(settings, word):
-    provision.ensure_bus("orders-bus")
-    provision.ensure_rule("orders-bus", "all", event_pattern={"source": ["shop"]})
+    orders_rule()
     with pytest.raises(ValueError, match=word):
         LocalRuntime().on_rule("orders-bus", "all", failing([]), **settings)
     assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
@@ -207,15 +210,13 @@ def test_settings_aws_refuses_are_refused_and_nothing_is_made(settings, word):
 
 def test_a_fifo_queue_is_not_a_destination():  # [DOC] "A standard SQS queue"
     fifo = provision.ensure_queue("failures", fifo=True)
-    provision.ensure_bus("orders-bus")
-    provision.ensure_rule("orders-bus", "all", event_pattern={"source": ["shop"]})
+    orders_rule()
     with pytest.raises(ValueError, match="FIFO"):
         LocalRuntime().on_rule("orders-bus", "all", failing([]), on_failure=fifo)
 
 
 def test_an_unknown_setting_is_named():
-    provision.ensure_bus("orders-bus")
-    provision.ensure_rule("orders-bus", "all", event_pattern={"source": ["shop"]})
+    orders_rule()
     with pytest.raises(TypeError, match="on_falure"):
         LocalRuntime().on_rule("orders-bus", "all", failing([]), on_falure="x")
 
