@@ -37,3 +37,16 @@ def test_each_subscription_gets_its_own_link():
     boto3.client("sns").publish(TopicArn=topic, Message="hello")
     links = [json.loads(peek(q)[0]["Body"])["UnsubscribeURL"] for q in queues]
     assert [link.rsplit("=", 1)[1] for link in links] == subscriptions
+
+
+def test_a_raw_delivery_with_more_than_10_attributes_is_dropped_not_raised():
+    # sns/latest/dg/SNSMessageAttributes.html: "Messages with more than 10 message attributes directed towards
+    # Raw Message Delivery enabled Amazon SQS subscriptions will be discarded as client side errors."
+    topic = provision.ensure_topic("order-events")
+    raw_queue, envelope_queue = provision.ensure_queue("raw"), provision.ensure_queue("enveloped")
+    provision.ensure_subscription(topic, raw_queue, raw=True)
+    provision.ensure_subscription(topic, envelope_queue)
+    attributes = {f"a{i}": {"DataType": "String", "StringValue": "v"} for i in range(11)}
+    boto3.client("sns").publish(TopicArn=topic, Message="hello", MessageAttributes=attributes)  # no error
+    assert peek(raw_queue) == []
+    assert json.loads(peek(envelope_queue)[0]["Body"])["Message"] == "hello"  # in the body: not SQS attributes
