@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from labs.course.limits import EVENTBRIDGE_MAX_REQUEST_BYTES
 from labs.observe import ledger
 from labs.sandbox import provision
 from labs.course.consumers import validated
@@ -108,7 +109,7 @@ def test_detail_type_that_contradicts_the_event(validated_pipeline):
     assert "一致しません" in validated_pipeline.run(json.dumps(body))
 
 
-# --- SNS -> Lambda (asynchronous invocation: retries, then the failure queue) ---------------------
+# --- SNS -> Lambda (asynchronous invocation: retries, then the on-failure destination) -------------
 
 def sns_pipeline():
     topic = provision.ensure_topic("order-events")
@@ -119,12 +120,13 @@ def sns_pipeline():
         processed.append(validate_event_or_explain(message).order_id)
 
     runtime = LocalRuntime()
-    source = runtime.on_topic(topic, notify)
+    source = runtime.on_topic(topic, notify, on_failure=provision.ensure_queue("failures"))
     return topic, runtime, source, processed
 
 
-def failure_queue_bodies(source) -> list[str]:
-    return [m["Body"] for m in ledger.peek(provision.ensure_queue(f"{source.queue_name}-failed"))]
+def failure_queue_bodies(source) -> list:
+    """The events (requestPayload) of the invocation records in the on-failure queue."""
+    return [json.loads(m["Body"])["requestPayload"] for m in ledger.peek(provision.ensure_queue("failures"))]
 
 
 def invoke_errors(function_name="notify") -> list[str]:
@@ -156,7 +158,8 @@ def test_non_json_body_on_an_eventbridge_rule_target():
     provision.ensure_bus("orders-bus")
     provision.ensure_rule("orders-bus", "all-orders", event_pattern={"source": ["com.myapp.orders"]})
     runtime = LocalRuntime()
-    source = runtime.on_rule("orders-bus", "all-orders", lambda event, context: None, function_name="audit")
+    source = runtime.on_rule("orders-bus", "all-orders", lambda event, context: None, function_name="audit",
+                             on_failure=provision.ensure_queue("failures"))
     boto3.client("sqs").send_message(QueueUrl=source.queue_url, MessageBody="garbage")
     runtime.run_until_quiet()
     errors = [r.detail for r in recorder.select(kind="invoke") if r.outcome == "error"]
@@ -212,7 +215,7 @@ def test_batch_size_out_of_range():
 def test_oversize_event_is_refused_by_the_producer_and_the_rest_are_sent():
     provision.ensure_bus("orders-bus")
     huge = {"Source": "com.myapp.orders", "DetailType": "OrderCreated", "EventBusName": "orders-bus",
-            "Detail": json.dumps({"notes": "x" * 300_000})}
+            "Detail": json.dumps({"notes": "x" * EVENTBRIDGE_MAX_REQUEST_BYTES})}
     fine = {**huge, "Detail": json.dumps({"notes": "ok"})}
     with pytest.raises(EventPublishError) as caught:
         put_events_in_batches([huge, fine])

@@ -1,4 +1,4 @@
-"""The EventBridge producer: entries, batching (<= 10 per call, <= 256 KB), and retrying
+"""The EventBridge producer: entries, batching (<= 10 per call, <= 1 MB), and retrying
 only the entries that failed transiently."""
 import json
 from datetime import datetime
@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 
 from labs import sandbox
+from labs.course.limits import EVENTBRIDGE_MAX_REQUEST_BYTES
 from labs.sandbox import provision
 from labs.course.producers.eventbridge import EventPublishError, batches, publish_order_event, put_events_in_batches
 
@@ -68,9 +69,11 @@ def test_unknown_event_type_and_missing_fields_are_refused_before_sending():
     assert fake.calls == []
 
 
-def test_batches_split_at_ten_entries_and_at_256_kb():
+def test_batches_split_at_ten_entries_and_at_the_request_size_limit():
     assert [len(g) for g in batches([entry(i) for i in range(23)])] == [10, 10, 3]
-    big = [entry(i, {"orderId": f"ORD-{i}", "pad": "x" * 100_000}) for i in range(5)]
+    # two of these fit under AWS's 1 MB per request (labs.course.limits), three do not
+    pad = "x" * (EVENTBRIDGE_MAX_REQUEST_BYTES * 2 // 5)
+    big = [entry(i, {"orderId": f"ORD-{i}", "pad": pad}) for i in range(5)]
     assert batches(big) == [[0, 1], [2, 3], [4]]
 
 
@@ -109,9 +112,9 @@ def test_retries_give_up_after_max_attempts_and_name_the_entry():
     assert caught.value.failures[0]["entry"]["Detail"] == json.dumps({"orderId": "ORD-7"})
 
 
-def test_an_entry_over_256_kb_is_refused_locally_and_the_rest_are_sent():
+def test_an_entry_over_the_request_limit_is_refused_locally_and_the_rest_are_sent():
     fake = ScriptedEvents()
-    huge = entry(1, {"orderId": "ORD-1", "pad": "x" * (257 * 1024)})
+    huge = entry(1, {"orderId": "ORD-1", "pad": "x" * EVENTBRIDGE_MAX_REQUEST_BYTES})
     with pytest.raises(EventPublishError, match="EntryTooLarge"):
         put_events_in_batches([entry(0), huge], events=fake)
     assert fake.calls == [["ORD-0"]]

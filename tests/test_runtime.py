@@ -149,8 +149,9 @@ def test_batch_size_out_of_range_is_a_clear_error():
         LocalRuntime().on_queue(url, lambda e, c: None, function_name="f", batch_size=11)
 
 
-def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
+def test_rule_handler_gets_each_event_and_failures_go_to_the_on_failure_destination():
     rule_for_orders()
+    failures = provision.ensure_queue("flaky-failures")
     seen = []
 
     def flaky(event, context):
@@ -159,13 +160,14 @@ def test_rule_handler_gets_each_event_and_failures_end_in_the_failure_queue():
             raise ValueError("cannot handle 2")
 
     runtime = LocalRuntime()
-    runtime.on_rule("orders-bus", "all", flaky)
+    runtime.on_rule("orders-bus", "all", flaky, on_failure=failures)
     publish_orders({"n": 1}, {"n": 2})
     runtime.run_until_quiet()
     assert sorted(seen) == [1, 2, 2, 2]  # async invocation: two retries
-    failed = provision.ensure_queue("lambda-flaky-all-failed")
-    [dead] = peek(failed)
-    assert json.loads(dead["Body"])["detail"] == {"n": 2}
+    [dead] = peek(failures)
+    record = json.loads(dead["Body"])
+    assert record["requestPayload"]["detail"] == {"n": 2}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
     retries = [r.t for r in recorder.select(kind="invoke") if r.outcome == "error"]
     assert retries[1] - retries[0] >= 60 and retries[2] - retries[1] >= 120
 
@@ -258,14 +260,14 @@ def test_function_timeout_longer_than_the_visibility_timeout_is_refused_as_on_aw
 
 
 def test_run_until_quiet_gives_up_on_endless_retries_and_says_so():
-    url = provision.ensure_queue("no-dlq", visibility_timeout=0)
+    url = provision.ensure_queue("no-dlq", visibility_timeout=1)
     send(url, "poison")
     runtime = LocalRuntime()
 
     def always_fails(event, context):
         raise RuntimeError("never works")
 
-    runtime.on_queue(url, always_fails, timeout=0)
+    runtime.on_queue(url, always_fails, timeout=1)  # Lambda's minimum
     made = runtime.run_until_quiet(max_invocations=25)
     assert made == 25
     [note] = recorder.select(kind="note")

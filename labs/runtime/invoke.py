@@ -40,8 +40,12 @@ class Invocation:
         return f"{type(self.error).__name__}: {self.error}"
 
 
-def invoke(handler: Handler, event: dict, function_name: str, timeout_seconds: int = 30) -> Invocation:
+def invoke(handler: Handler, event: dict, function_name: str, timeout_seconds: int = 30,
+           request_id: str | None = None) -> Invocation:
+    """``request_id``: an async event keeps one request id through its retries, as on Lambda."""
     context = LambdaContext(function_name=function_name, timeout_seconds=timeout_seconds)
+    if request_id:
+        context.aws_request_id = request_id
     call = Invocation(function_name, event)
     started = time.monotonic()
     try:

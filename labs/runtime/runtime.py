@@ -20,13 +20,14 @@ import re
 import threading
 import time
 
-from labs import sandbox
 from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import shapes
 from labs.sandbox.clock import clock
+from labs.course.limits import LAMBDA_TIMEOUT_SECONDS, require_within
+from labs.runtime.destinations import AsyncConfig
 from labs.runtime.invoke import Handler
-from labs.runtime.sources import ASYNC_RETRY_DELAYS, AsyncSource, SqsSource, StreamSource
+from labs.runtime.sources import AsyncSource, SqsSource, StreamSource
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
 
@@ -51,38 +52,67 @@ class LocalRuntime:
         AWS it is off unless you list ``ReportBatchItemFailures`` in ``FunctionResponseTypes``.
         """
         name = function_name or handler.__name__
+        _check_timeout(timeout)
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
                            delivery=self.delivery)
         return self._add(f"sqs:{name}:{source.queue_name}", source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
-                timeout: int = 30) -> AsyncSource:
-        """Make ``handler`` a target of the EventBridge rule ``rule`` on ``bus``."""
+                timeout: int = 30, **async_settings) -> AsyncSource:
+        """Make ``handler`` a target of the EventBridge rule ``rule`` on ``bus`` (an async invocation).
+
+        ``async_settings`` are the function's, as on AWS (see ``labs.runtime.destinations``):
+        ``on_failure=`` / ``on_success=`` a queue (URL, name or ARN), a topic or bus ARN, or another
+        handler; ``dead_letter_queue=`` a queue or topic; ``maximum_retry_attempts=`` 0-2 (2);
+        ``maximum_event_age_seconds=`` 60-21600 (21600). With neither ``on_failure`` nor
+        ``dead_letter_queue``, an event that fails every try is discarded, as Lambda does.
+        """
         name = function_name or handler.__name__
+        _check_timeout(timeout)
+        config = self._async_config(async_settings)  # refused before anything is made
         queue_url = self._function_queue(name, rule)
         provision.ensure_rule(bus, rule, queue_url=queue_url, target_id=f"lambda-{name}")
-        source = AsyncSource(queue_url, handler, name, shapes.eventbridge_event, source=f"{bus}/{rule}", timeout=timeout)
+        source = AsyncSource(queue_url, handler, name, shapes.eventbridge_event, source=f"{bus}/{rule}",
+                             timeout=timeout, config=config)
         return self._add(f"rule:{name}:{bus}:{rule}", source)
 
     def on_topic(self, topic_arn: str, handler: Handler, *, function_name: str | None = None,
-                 filter_policy: dict | None = None, filter_on_body: bool = False, timeout: int = 30) -> AsyncSource:
-        """Subscribe ``handler`` to an SNS topic (the ``Records[].Sns`` event)."""
+                 filter_policy: dict | None = None, filter_on_body: bool = False, timeout: int = 30,
+                 **async_settings) -> AsyncSource:
+        """Subscribe ``handler`` to an SNS topic (the ``Records[].Sns`` event); ``async_settings`` as in on_rule."""
         name = function_name or handler.__name__
+        _check_timeout(timeout)
+        config = self._async_config(async_settings)
         topic = topic_arn.rsplit(":", 1)[-1]
         queue_url = self._function_queue(name, topic)
         subscription = provision.ensure_subscription(
             topic_arn, queue_url, filter_policy=filter_policy, filter_on_body=filter_on_body
         )
-        region = sandbox.current().region
-        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription, region),
-                             source=topic, timeout=timeout)
+        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription),
+                             source=topic, timeout=timeout, config=config)
         return self._add(f"sns:{name}:{topic}", source)
+
+    def _async_config(self, settings: dict) -> AsyncConfig:
+        allowed = {"on_success", "on_failure", "dead_letter_queue", "maximum_retry_attempts", "maximum_event_age_seconds"}
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise TypeError(f"知らない設定です: {', '.join(unknown)} (使えるのは {', '.join(sorted(allowed))})")
+        return AsyncConfig.build(function_queue=self._destination_function, **settings)
+
+    def _destination_function(self, handler: Handler) -> str:
+        """Another function as a destination: it is invoked asynchronously with the record."""
+        name = handler.__name__
+        queue_url = self._function_queue(name, "destination")
+        self._add(f"destination:{name}", AsyncSource(queue_url, handler, name, lambda record: record,
+                                                     source="lambda-destination"))
+        return queue_url
 
     def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
                   batch_size: int = 100, max_retry_attempts: int = 2, on_failure: str | None = None,
                   timeout: int = 30) -> StreamSource:
         """A DynamoDB Streams event source mapping (the table needs a stream)."""
         name = function_name or handler.__name__
+        _check_timeout(timeout)
         source = StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout)
         return self._add(f"stream:{name}:{table_name}", source)
 
@@ -95,11 +125,11 @@ class LocalRuntime:
 
     @staticmethod
     def _function_queue(function_name: str, origin: str) -> str:
-        """The internal queue standing for Lambda's async event queue, and its failure queue."""
+        """The internal queue standing for Lambda's async event queue (what becomes of an event
+        that keeps failing is the AsyncSource's to decide, by the function's settings)."""
         # SQS names allow letters, digits, - and _ only (a lambda's name is "<lambda>").
         base = re.sub(r"[^A-Za-z0-9_-]", "-", f"lambda-{function_name}-{origin}")[:70]
-        return provision.ensure_queue(base, visibility_timeout=900, dead_letter_queue=f"{base}-failed",
-                                      max_receive_count=1 + len(ASYNC_RETRY_DELAYS))
+        return provision.ensure_queue(base, visibility_timeout=900)
 
     # -- running step by step ---------------------------------------------------------------
     def deliver_due(self) -> int:
@@ -180,6 +210,10 @@ class LocalRuntime:
             elif time.monotonic() - quiet_since >= settle:
                 return True
         return False
+
+
+def _check_timeout(timeout) -> None:
+    require_within("timeout", timeout, LAMBDA_TIMEOUT_SECONDS, "Lambda function timeout is 1-900 seconds")
 
 
 def _poll(source) -> int:

@@ -5,12 +5,14 @@ Lambda would pass to your function. Every gap is mended here, in one place, and
 tests/test_shapes.py validates each shape with aws-lambda-powertools' parser models:
 
 * SQS records: Lambda's camelCase keys, ``eventSource``/``eventSourceARN``/``awsRegion``,
-  and message attributes as ``stringValue``/``dataType`` (boto3 says ``StringValue``).
+  and message attributes as ``stringValue`` *or* ``binaryValue`` (base64), never both, with
+  ``stringListValues``/``binaryListValues``/``dataType`` (boto3 says ``StringValue``).
 * EventBridge events: moto leaves out ``account`` (mended at the source, in
   ``labs.sandbox.mends.eventbridge_envelope``, so queues receive it too).
 * SNS records: Lambda spells ``SigningCertUrl``/``UnsubscribeUrl`` (the SQS envelope
-  says ``...URL``), and moto's unsubscribe link names us-east-1.
-* DynamoDB Streams records: moto says us-east-1 and gives no ``eventSourceARN``.
+  says ``...URL``; its region is mended at the source, ``labs.sandbox.mends.sns_envelope``).
+* DynamoDB Streams records: moto says us-east-1 and gives no ``eventSourceARN``; boto3 hands
+  binary attributes over as ``bytes``, Lambda as base64 text (an event is always JSON).
 """
 from __future__ import annotations
 
@@ -21,14 +23,14 @@ from datetime import datetime
 
 
 def _lambda_message_attribute(value: dict) -> dict:
+    """Lambda's form of one message attribute (with-sqs.html, the example event): the value it
+    has, and no key for the one it lacks (no ``"binaryValue": None`` beside a string)."""
     binary = value.get("BinaryValue")
-    return {
-        "stringValue": value.get("StringValue"),
-        "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": value["DataType"],
-    }
+    if binary is not None:
+        shaped = {"binaryValue": base64.b64encode(binary).decode()}
+    else:
+        shaped = {"stringValue": value.get("StringValue")}
+    return {**shaped, "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
 
 
 def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
@@ -61,7 +63,7 @@ def eventbridge_event(delivered: dict) -> dict:
     return delivered
 
 
-def sns_record(envelope: dict, subscription_arn: str, region: str) -> dict:
+def sns_record(envelope: dict, subscription_arn: str) -> dict:
     """An SNS -> Lambda event (``Records[].Sns``) from the envelope SNS put on a queue."""
     topic_arn = envelope["TopicArn"]
     sns = {
@@ -73,10 +75,8 @@ def sns_record(envelope: dict, subscription_arn: str, region: str) -> dict:
         "Timestamp": envelope["Timestamp"],
         "SignatureVersion": envelope.get("SignatureVersion", "1"),
         "Signature": envelope.get("Signature", ""),
-        "SigningCertUrl": envelope.get("SigningCertURL", "").replace("us-east-1", region),
-        "UnsubscribeUrl": (
-            f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
-        ),
+        "SigningCertUrl": envelope.get("SigningCertURL", ""),
+        "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
         "MessageAttributes": envelope.get("MessageAttributes", {}),
     }
     return {
@@ -88,19 +88,30 @@ def sns_record(envelope: dict, subscription_arn: str, region: str) -> dict:
 
 def stream_record(record: dict, stream_arn: str, region: str) -> dict:
     """A DynamoDB Streams record as Lambda receives it (JSON-ready, epoch seconds)."""
-    dynamodb = dict(record["dynamodb"])
+    dynamodb = {key: _json_ready(value) for key, value in record["dynamodb"].items()}
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
-        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventVersion": record["eventVersion"],
         "eventSource": "aws:dynamodb",
         "awsRegion": region,
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
+
+
+def _json_ready(value):
+    """Binary attribute values (``bytes`` from boto3) as base64 text, at any depth."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
 
 
 def json_body(text: str) -> dict:

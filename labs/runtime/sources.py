@@ -6,9 +6,10 @@ the services and your function.
   to the DLQ after ``maxReceiveCount`` receives.
 * ``AsyncSource``: an asynchronous invocation (EventBridge rule -> Lambda, SNS -> Lambda).
   moto cannot target Lambda, so the rule or topic delivers to an internal queue that
-  stands for Lambda's own event queue: one event per invocation, two retries (after
-  1 and 2 minutes), then the event goes to the function's failure queue, as an
-  on-failure destination would take it. Nothing is dropped.
+  stands for Lambda's own event queue: one event per invocation, up to two retries (after
+  1 and 2 minutes), then the event goes where the function's settings send it
+  (``labs.runtime.destinations``: on-failure destination and/or DLQ). With neither set,
+  Lambda discards it, and so does this runtime (and says so in the recorder).
 * ``StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order.
 
 Waits (visibility timeouts, retry delays) are *parked*: the message stays invisible in
@@ -18,6 +19,7 @@ skip the wait (see clock.py) and background runs simply wait it out.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Callable
 
 from labs import sandbox
@@ -25,7 +27,7 @@ from labs.runtime.delivery import ExactDelivery
 from labs.observe import recorder
 from labs.runtime import shapes
 from labs.sandbox.clock import clock
-from labs.runtime.context import LambdaContext
+from labs.runtime.destinations import AsyncConfig, destination, stream_failure_record
 from labs.runtime.invoke import Handler, Invocation, invoke
 
 ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of an async event
@@ -211,34 +213,54 @@ class AsyncSource(QueueSource):
 
     kind = "async"
 
-    def __init__(self, queue_url, handler, function_name, shape: Callable[[dict], dict], source: str, timeout=30):
+    def __init__(self, queue_url, handler, function_name, shape: Callable[[dict], dict], source: str, timeout=30,
+                 config: AsyncConfig | None = None):
         super().__init__(queue_url, handler, function_name, batch_size=10, timeout=timeout)
         self.shape = shape
         self.source = source
+        self.config = config or AsyncConfig()
 
     def _deliver(self, messages):
         failed = set()
         for message in messages:  # Lambda invokes once per event
-            try:
-                event = self.shape(shapes.json_body(message["Body"]))
-            except ValueError as error:
-                call = Invocation(self.function_name, {}, error=error)
-            except Exception as error:  # e.g. a raw body where an SNS envelope was expected
-                call = Invocation(self.function_name, {}, error=ValueError(
-                    f"{self.source} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
+            request_id = message["MessageId"]  # one request id through every retry, as on Lambda
+            event, call = self._invoke(message, request_id)
+            attempts = int(message["Attributes"].get("ApproximateReceiveCount", 1))
+            if call.ok:
+                self.config.succeeded(self.function_name, request_id, attempts, event, call)
+            elif condition := self.config.give_up(attempts, self._age(message), self._retry_delay(message)):
+                self._give_up(message, condition, attempts, event, call)
             else:
-                call = invoke(self.handler, event, self.function_name, self.timeout)
-            if not call.ok:
                 failed.add(message["MessageId"])
             self._record_invocation(call, [message], failed & {message["MessageId"]}, self.source)
-        self._settle(messages, failed)
+        self._settle(messages, failed)  # given-up events are deleted with the successes
         return len(messages)
+
+    def _invoke(self, message: dict, request_id: str):
+        try:
+            event = self.shape(shapes.json_body(message["Body"]))
+        except ValueError as error:
+            return message["Body"], Invocation(self.function_name, {}, error=error)
+        except Exception as error:  # e.g. a raw body where an SNS envelope was expected
+            return message["Body"], Invocation(self.function_name, {}, error=ValueError(
+                f"{self.source} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
+        return event, invoke(self.handler, event, self.function_name, self.timeout, request_id=request_id)
+
+    def _give_up(self, message: dict, condition: str, attempts: int, event, call: Invocation) -> None:
+        sent = self.config.failed(condition, self.function_name, message["MessageId"], attempts, event, call)
+        detail = f"{condition} ({attempts} 回呼び出し)"
+        if not sent:
+            detail += ": 送り先 (on_failure / dead_letter_queue) がないので、AWS と同じく破棄しました"
+        recorder.record("dlq", self.source, ", ".join(sent) or "(破棄)", "dlq", 1, detail, [message["MessageId"]])
+
+    @staticmethod
+    def _age(message: dict) -> float:
+        """Seconds since the event was queued, on the runtime's clock (skipped waits included)."""
+        return clock.datetime().timestamp() - int(message["Attributes"]["SentTimestamp"]) / 1000
 
     def _retry_delay(self, message):
         attempt = int(message["Attributes"].get("ApproximateReceiveCount", 1))
-        if attempt > len(ASYNC_RETRY_DELAYS):
-            return 0  # retries used up: straight on to the failure queue, as Lambda does
-        return ASYNC_RETRY_DELAYS[attempt - 1]
+        return ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]
 
 
 class StreamSource:
@@ -263,7 +285,8 @@ class StreamSource:
         self.function_name = function_name
         self.batch_size = batch_size
         self.max_retry_attempts = max_retry_attempts
-        self.on_failure = on_failure
+        # An SQS queue (name, URL or ARN) or SNS topic ARN, as a stream mapping's OnFailure allows
+        self.on_failure = destination(on_failure, allowed=("sqs", "sns"), setting="on_failure") if on_failure else None
         self.timeout = timeout
         table = sandbox.client("dynamodb").describe_table(TableName=table_name)["Table"]
         if "LatestStreamArn" not in table:
@@ -316,23 +339,16 @@ class StreamSource:
                 recorder.record("invoke", self.table_name, self.function_name, "error", len(records),
                                 f"{call.describe_error()} (再試行 {attempts}/{self.max_retry_attempts})", ids)
                 continue  # same iterator: the same batch comes again
-            self._give_up(shard["ShardId"], ids, call)
+            self._give_up(shard["ShardId"], records, call, attempts)
             self._iterators[shard["ShardId"]] = page.get("NextShardIterator")
         return made
 
-    def _give_up(self, shard_id: str, sequence_numbers: list[str], call: Invocation) -> None:
+    def _give_up(self, shard_id: str, records: list[dict], call: Invocation, attempts: int) -> None:
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
         self._attempts.pop(shard_id, None)
-        recorder.record("dlq", self.table_name, self.on_failure or "(破棄)", "dlq", len(sequence_numbers),
-                        call.describe_error(), sequence_numbers)
+        recorder.record("dlq", self.table_name, self.on_failure.name if self.on_failure else "(破棄)", "dlq",
+                        len(sequence_numbers), call.describe_error(), sequence_numbers)
         if self.on_failure:
-            sqs = sandbox.client("sqs")
-            url = sqs.get_queue_url(QueueName=self.on_failure)["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
-                "requestContext": {"condition": "RetryAttemptsExhausted",
-                                   "functionArn": LambdaContext(self.function_name).invoked_function_arn},
-                "DDBStreamBatchInfo": {"shardId": shard_id, "streamArn": self.stream_arn,
-                                       "startSequenceNumber": sequence_numbers[0],
-                                       "endSequenceNumber": sequence_numbers[-1],
-                                       "batchSize": len(sequence_numbers)},
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            }))
+            record = stream_failure_record(self.function_name, str(uuid.uuid4()), attempts, shard_id,
+                                           self.stream_arn, records, call)
+            self.on_failure.send_record(record, success=False)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from labs import sandbox
+from labs.course.limits import SQS_MAX_RECEIVE_COUNT, SQS_MAX_VISIBILITY_TIMEOUT, require_within
 from labs.sandbox import pattern_errors
 from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC, ORDER_EVENT_TYPES, ORDER_SOURCE  # noqa: F401  (re-exported)
 
@@ -41,6 +42,12 @@ def ensure_queue(
     ``dead_letter_queue`` names a queue (made here too) that SQS moves a message to
     after ``max_receive_count`` receives: SQS's own RedrivePolicy does the moving.
     """
+    # Checked before anything is made (the DLQ included): AWS refuses these settings.
+    require_within("visibility_timeout", visibility_timeout, (0, SQS_MAX_VISIBILITY_TIMEOUT),
+                   "SQS VisibilityTimeout is 0-43200 seconds (12 hours)")
+    if dead_letter_queue:
+        require_within("max_receive_count", max_receive_count, SQS_MAX_RECEIVE_COUNT,
+                       "SQS RedrivePolicy maxReceiveCount is 1-1000")
     sqs = sandbox.client("sqs")
     wanted = {"VisibilityTimeout": str(visibility_timeout), **(attributes or {})}
     if fifo:

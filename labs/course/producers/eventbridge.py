@@ -8,7 +8,7 @@ What the course text's version gets wrong, and what this module does instead:
   (``Entries[i].ErrorCode``), so we read them, retry only the entries that failed for a
   transient reason, and raise :class:`EventPublishError` naming every entry that did not
   make it. Nothing is dropped silently.
-* One ``put_events`` call takes at most 10 entries and 256 KB: the batch helper splits.
+* One ``put_events`` call takes at most 10 entries and 1 MB (``labs.course.limits``): the batch helper splits.
 * An unknown ``event_type`` is refused before anything is sent.
 
 The client is created on first use (not at import), so importing this module never
@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from labs.course import aws
+from labs.course.limits import EVENTBRIDGE_MAX_ENTRIES as MAX_ENTRIES_PER_CALL  # an 11th: ValidationException
+from labs.course.limits import EVENTBRIDGE_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES  # one request, entries added up
+from labs.course.limits import eventbridge_entry_size as _entry_size
 from labs.course.names import ORDERS_BUS, ORDER_EVENT_TYPES, ORDER_SOURCE
 
-
-MAX_ENTRIES_PER_CALL = 10  # AWS rejects an 11th entry (ValidationException)
-MAX_REQUEST_BYTES = 256 * 1024  # AWS's limit for one put_events request, entries added up
 # Entry failures worth retrying: the service was busy or failed on its side. Others
 # (InvalidArgument, MalformedDetail, AccessDenied...) fail the same way every time.
 RETRYABLE_ERROR_CODES = frozenset({"ThrottlingException", "InternalFailure", "InternalException",
@@ -82,17 +82,8 @@ def publish_order_event(order: dict, event_type: str, *, events=None) -> str:
     return put_events_in_batches([order_event_entry(order, event_type)], events=events)[0]
 
 
-def _entry_size(entry: dict) -> int:
-    """How AWS sizes an entry: Source, DetailType, Detail and Resources in UTF-8, Time 14 bytes."""
-    size = 14 if "Time" in entry else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(entry.get(key, "").encode("utf-8"))
-    size += sum(len(r.encode("utf-8")) for r in entry.get("Resources", []))
-    return size
-
-
 def batches(entries: list[dict]) -> list[list[int]]:
-    """Indexes of ``entries`` grouped into calls of <= 10 entries and <= 256 KB each."""
+    """Indexes of ``entries`` grouped into calls of <= 10 entries and <= MAX_REQUEST_BYTES each."""
     groups: list[list[int]] = []
     size = 0
     for index, entry in enumerate(entries):

@@ -6,12 +6,24 @@ not its responses, so every client (boto3, the AWS CLI through the server) sees 
 """
 from __future__ import annotations
 
-from labs.sandbox.mends import event_patterns, eventbridge_envelope, sns_filter_policies
+from labs.sandbox.mends import (
+    dynamodb_streams,
+    event_patterns,
+    eventbridge_envelope,
+    eventbridge_inputs,
+    sns_envelope,
+    sns_filter_policies,
+    sqs_inputs,
+)
 
 _MENDS = (
     eventbridge_envelope,
     event_patterns,
     sns_filter_policies,
+    eventbridge_inputs,
+    sqs_inputs,
+    sns_envelope,
+    dynamodb_streams,
 )
 _applied = False
 

@@ -87,7 +87,7 @@ def _dlq_record(message_id: str, body: str, receive_count: str) -> dict:
     return {"messageId": message_id, "receiptHandle": f"rh-{message_id}", "body": body,
             "attributes": {"ApproximateReceiveCount": receive_count, "SentTimestamp": "1767225600000",
                            "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1767225600001"},
-            "messageAttributes": {"priority": {"stringValue": "high", "binaryValue": None, "stringListValues": [],
+            "messageAttributes": {"priority": {"stringValue": "high", "stringListValues": [],
                                                "binaryListValues": [], "dataType": "String"}},
             "md5OfBody": "", "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:check-03-dlq", "awsRegion": "ap-northeast-1"}
