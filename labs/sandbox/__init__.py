@@ -70,9 +70,10 @@ def on_reset(forget) -> None:
     _on_reset.append(forget)
 
 
-def on_call(name: str, listener) -> None:
-    """Call ``listener(service, operation, params, response)`` after every AWS call of this process."""
-    calls.listen(name, listener)
+def on_call(name: str, after=None, *, before=None) -> None:
+    """Call ``after(service, operation, params, response)`` after every AWS call of this process,
+    whatever client makes it, and ``before(service, operation, params)`` before it (it may refuse by raising)."""
+    calls.listen(name, after, before=before)
 
 
 def start() -> Sandbox:

@@ -13,16 +13,18 @@ from typing import Callable
 import botocore.client
 from botocore.exceptions import ClientError
 
-# listener(service, operation, params, response): service as in botocore's event names
+# after(service, operation, params, response): service as in botocore's event names
 # ("sqs", "sns", "eventbridge", "sfn"), response the parsed reply (for an error, its "Error").
-Listener = Callable[[str, str, dict, dict], None]
+After = Callable[[str, str, dict, dict], None]
+# before(service, operation, params): runs before the call is made; it may refuse the call by raising.
+Before = Callable[[str, str, dict], None]
 
-_listeners: dict[str, Listener] = {}
+_listeners: dict[str, tuple[Before | None, After | None]] = {}
 
 
-def listen(name: str, listener: Listener) -> None:
-    """Call ``listener`` after every AWS call of this process (``name`` replaces an earlier one)."""
-    _listeners[name] = listener
+def listen(name: str, after: After | None = None, *, before: Before | None = None) -> None:
+    """Call ``before``/``after`` around every AWS call of this process (``name`` replaces an earlier pair)."""
+    _listeners[name] = (before, after)
     _hook(botocore.client.BaseClient)
 
 
@@ -36,19 +38,24 @@ def _hook(client_class) -> None:
     call = client_class._make_api_call
 
     def _make_api_call(self, operation_name, api_params):
+        service = self.meta.service_model.service_id.hyphenize()
+        listeners = list(_listeners.values())
+        for before, _ in listeners:
+            if before is not None:
+                before(service, operation_name, api_params)
         try:
             response = call(self, operation_name, api_params)
         except ClientError as error:
-            _tell(self, operation_name, api_params, error.response)
+            _tell(listeners, service, operation_name, api_params, error.response)
             raise
-        _tell(self, operation_name, api_params, response)
+        _tell(listeners, service, operation_name, api_params, response)
         return response
 
     _make_api_call.labs_calls = True
     client_class._make_api_call = _make_api_call
 
 
-def _tell(client, operation: str, params: dict, response: dict) -> None:
-    service = client.meta.service_model.service_id.hyphenize()
-    for listener in list(_listeners.values()):
-        listener(service, operation, params, response)
+def _tell(listeners, service: str, operation: str, params: dict, response: dict) -> None:
+    for _, after in listeners:
+        if after is not None:
+            after(service, operation, params, response)
