@@ -288,7 +288,9 @@ def routed_to_sandbox(url: str, sandbox: Endpoint) -> str:
 
     That is what moto does in the kernel itself (it answers AWS's hostnames), and what the
     process's environment says (``AWS_ENDPOINT_URL``); some programs name AWS's hosts
-    explicitly all the same (the AWS CLI does for ``aws sqs``).
+    explicitly all the same (AWS CLI v1 does for ``aws sqs``: its
+    ``customizations/overridesslcommonname.py`` sets ``https://<region>.queue.amazonaws.com``
+    whenever ``--endpoint-url`` is not given).
     """
     try:
         endpoint = parse(url)
