@@ -12,36 +12,36 @@ import threading
 
 from botocore.exceptions import ClientError
 
-# (service, operation that creates) -> (kind, how to name what was made, how to delete it)
+# (service, operation that creates) -> (kind, where its name is read, the key there and in the delete call,
+#                                      the client, the delete call). Rules are the one kind with more to do.
 _CREATES = {
-    ("sqs", "CreateQueue"): ("queue", lambda p, r: r["QueueUrl"],
-                             lambda c, url: c("sqs").delete_queue(QueueUrl=url)),
-    ("sns", "CreateTopic"): ("topic", lambda p, r: r["TopicArn"],
-                             lambda c, arn: c("sns").delete_topic(TopicArn=arn)),
-    ("sns", "Subscribe"): ("subscription", lambda p, r: r["SubscriptionArn"],
-                           lambda c, arn: c("sns").unsubscribe(SubscriptionArn=arn)),
-    ("eventbridge", "CreateEventBus"): ("bus", lambda p, r: p["Name"],
-                                        lambda c, name: c("events").delete_event_bus(Name=name)),
-    ("eventbridge", "PutRule"): ("rule", lambda p, r: (p.get("EventBusName", "default"), p["Name"]),
-                                 lambda c, key: _delete_rule(c("events"), *key)),
-    ("eventbridge", "CreateArchive"): ("archive", lambda p, r: p["ArchiveName"],
-                                       lambda c, name: c("events").delete_archive(ArchiveName=name)),
-    ("dynamodb", "CreateTable"): ("table", lambda p, r: p["TableName"],
-                                  lambda c, name: c("dynamodb").delete_table(TableName=name)),
-    ("sfn", "CreateStateMachine"): ("state machine", lambda p, r: r["stateMachineArn"],
-                                    lambda c, arn: c("stepfunctions").delete_state_machine(stateMachineArn=arn)),
-    ("kinesis", "CreateStream"): ("stream", lambda p, r: p["StreamName"],
-                                  lambda c, name: c("kinesis").delete_stream(StreamName=name,
-                                                                              EnforceConsumerDeletion=True)),
+    ("sqs", "CreateQueue"): ("queue", "response", "QueueUrl", "sqs", "delete_queue"),
+    ("sns", "CreateTopic"): ("topic", "response", "TopicArn", "sns", "delete_topic"),
+    ("sns", "Subscribe"): ("subscription", "response", "SubscriptionArn", "sns", "unsubscribe"),
+    ("eventbridge", "CreateEventBus"): ("bus", "params", "Name", "events", "delete_event_bus"),
+    ("eventbridge", "PutRule"): ("rule", "params", "Name", "events", None),
+    ("eventbridge", "CreateArchive"): ("archive", "params", "ArchiveName", "events", "delete_archive"),
+    ("dynamodb", "CreateTable"): ("table", "params", "TableName", "dynamodb", "delete_table"),
+    ("sfn", "CreateStateMachine"): ("state machine", "response", "stateMachineArn", "stepfunctions",
+                                    "delete_state_machine"),
+    ("kinesis", "CreateStream"): ("stream", "params", "StreamName", "kinesis", "delete_stream"),
 }
 _GONE = ("NotFound", "NonExistent", "DoesNotExist")  # deleted already (by its owner, or twice)
 
 
-def _delete_rule(events, bus: str, name: str) -> None:
-    targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
-    if targets:
-        events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
-    events.delete_rule(Name=name, EventBusName=bus)
+def _delete(client, made: tuple) -> str:
+    """Delete one thing this process made; returns how to name it."""
+    service, operation, name, bus = made
+    kind, _, key, client_name, delete = _CREATES[(service, operation)]
+    if delete is None:  # a rule: its targets first, on its own bus
+        events = client("events")
+        targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+        if targets:
+            events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
+        events.delete_rule(Name=name, EventBusName=bus)
+        return f"{kind} {bus}/{name}"
+    getattr(client(client_name), delete)(**{key: name})
+    return f"{kind} {name}"
 
 
 class Owned:
@@ -49,31 +49,28 @@ class Owned:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._made: list[tuple[str, str, object]] = []  # (service, operation, identifier)
+        self._made: list[tuple[str, str, str, str]] = []  # (service, operation, name, bus: for a rule)
 
     def hear(self, service: str, operation: str, params: dict, response: dict) -> None:
         known = _CREATES.get((service, operation))
         if known is None or "Error" in response:
             return
-        entry = (service, operation, known[1](params, response))
+        _, where, key = known[:3]
+        made = (service, operation, (params if where == "params" else response)[key], params.get("EventBusName", "default"))
         with self._lock:
-            if entry not in self._made:
-                self._made.append(entry)
+            if made not in self._made:
+                self._made.append(made)
 
     def delete_all(self, client) -> tuple[list[str], list[str]]:
         """Delete what was made, newest first; returns (deleted, failed) descriptions."""
         with self._lock:
             made, self._made = self._made, []
         deleted, failed = [], []
-        for service, operation, identifier in reversed(made):
-            kind, _, delete = _CREATES[(service, operation)]
-            label = f"{kind} {identifier if isinstance(identifier, str) else '/'.join(identifier)}"
+        for one in reversed(made):
             try:
-                delete(client, identifier)
+                deleted.append(_delete(client, one))
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if not any(word in code for word in _GONE):
-                    failed.append(f"{label} ({code})")
-                continue
-            deleted.append(label)
+                    failed.append(f"{_CREATES[one[:2]][0]} {one[2]} ({code})")
         return deleted, failed
