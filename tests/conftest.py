@@ -26,9 +26,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class SharedServer:
+    """``python -m labs sandbox serve`` running in a subprocess: its URL and the process (to read or stop it)."""
+
+    def __init__(self, process: subprocess.Popen, url: str):
+        self.process, self.url = process, url
+
+    def printed_line(self, starting: str) -> str:
+        """The first line the server printed that starts with ``starting`` (after stripping)."""
+        for line in self.process.stdout:
+            if line.strip().startswith(starting):
+                return line.strip()
+        raise AssertionError(f"the server never printed a line starting {starting!r}")
+
+
 @pytest.fixture
-def shared_server():
-    """``python -m labs sandbox serve`` in a subprocess (clean of AWS_/LABS_ settings); yields its URL."""
+def shared_server_process():
+    """A shared sandbox server in a subprocess (clean of AWS_/LABS_ settings)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LABS_"))}
     server = subprocess.Popen([sys.executable, "-m", "labs", "sandbox", "serve", "--port", str(port)],
@@ -44,7 +58,13 @@ def shared_server():
                 if time.monotonic() > deadline:
                     pytest.fail("the shared sandbox server did not start")
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield SharedServer(server, f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def shared_server(shared_server_process):
+    """The URL of a shared sandbox server running in a subprocess."""
+    return shared_server_process.url

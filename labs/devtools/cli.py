@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     if box.mode != "server":
         print("LABS_ENDPOINT_URL が設定されていません。ノートブックでは sandbox.reset() を使ってください。")
         return 1
-    sandbox.reset()
+    sandbox.reset(force=True)  # the instructor's reset: every notebook's resources
     print(f"リセットしました: {box.endpoint_url}")
     return 0
 

@@ -1,14 +1,15 @@
 """Recording the flow of messages: every publish, delivery and invocation, on the sandbox clock.
 
-Producers stay plain boto3: publishes are seen through botocore's own event hooks
-(``after-call``), the same mechanism AWS X-Ray's SDK uses, so nothing in a producer
-knows it is being watched. The local runtime records deliveries and invocations.
+Producers stay plain boto3: publishes are heard as the sandbox tells its listeners of every
+AWS call of the process (``labs.sandbox.on_call``), whatever client made it, so nothing in a
+producer knows it is being watched. The local runtime records deliveries and invocations.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
+from labs import sandbox
 from labs.observe.tables import Table
 from labs.sandbox.clock import clock
 
@@ -107,28 +108,20 @@ def _summarise(params: dict, parsed: dict) -> tuple[int, int, list[str], str]:
     return len(sent), failed, ids, error
 
 
-def _on_publish(service: str, operation: str):
-    name = _PUBLISHING[(service, operation)]
-
-    def hook(parsed, context, **_):
-        params = context.get("labs_params", {})
-        sent, failed, ids, error = _summarise(params, parsed)
-        outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
-        detail = error or (f"{failed} 件失敗" if failed else "")
-        recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
-
-    return hook
+def _on_call(service: str, operation: str, params: dict, response: dict) -> None:
+    """Record a publishing call (any other call passes by)."""
+    name = _PUBLISHING.get((service, operation))
+    if name is None:
+        return
+    sent, failed, ids, error = _summarise(params, response)
+    outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
+    detail = error or (f"{failed} 件失敗" if failed else "")
+    recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
 
 
-def _remember_params(params, context, **_):
-    context["labs_params"] = params
+def attach() -> None:
+    """Listen to every AWS call of this process, whatever client makes it (the sandbox tells its listeners)."""
+    sandbox.on_call("labs.observe.recording", _on_call)
 
 
-def attach(session) -> None:
-    """Watch every publishing call made by clients of this boto3 session."""
-    events = session._session if hasattr(session, "_session") else session
-    for service, operation in _PUBLISHING:
-        events.register(f"provide-client-params.{service}.{operation}", _remember_params,
-                        unique_id=f"labs-params-{service}-{operation}")
-        events.register(f"after-call.{service}.{operation}", _on_publish(service, operation),
-                        unique_id=f"labs-publish-{service}-{operation}")
+attach()  # the recorder hears every publish from the moment it exists

@@ -1,0 +1,1 @@
+"""A folder ``sandbox.start()`` puts on PYTHONPATH: its ``sitecustomize`` guards the processes the kernel starts."""
