@@ -5,6 +5,7 @@ import boto3
 import pytest
 
 from labs.sandbox import provision
+from labs.sandbox.clock import clock
 from labs.observe import Table, recorder, table
 
 
@@ -42,12 +43,15 @@ def test_table_renders_text_and_html():
     assert "<td>在庫</td>" in t._repr_html_() and "&lt;" in table([{"x": "<b>"}])._repr_html_()
 
 
-def test_clear_restarts_the_clock():
+def test_clear_starts_the_timeline_at_zero_and_leaves_the_clock_alone():
     boto3.client("sqs").create_queue(QueueName="q")
     recorder.record("note", "a", "b")
+    clock.skip(3600)
+    before = clock.now()
     recorder.clear()
     assert recorder.records == []
     assert recorder.record("note", "a", "b").t < 1.0
+    assert clock.now() >= before  # the clock never goes back (sources remember moments on it)
 
 
 @pytest.mark.filterwarnings("error::UserWarning")  # a missing glyph (tofu) fails the test

@@ -302,7 +302,7 @@ def test_one_broken_source_does_not_stop_the_others():
     runtime.on_queue(good_url, lambda e, c: seen.append(1), function_name="good")
 
     class Broken:
-        function_name, kind, parked = "broken", "sqs", 0
+        function_name, name, parked, invocations = "broken", "broken-queue", 0, []
 
         def poll(self):
             raise RuntimeError("poller fault")
@@ -310,7 +310,7 @@ def test_one_broken_source_does_not_stop_the_others():
         def next_due(self):
             return None
 
-    runtime.sources = {"broken": Broken(), **runtime.sources}
+    runtime.sources.insert(0, Broken())
     assert runtime.deliver_due() == 1 and seen == [1]
     assert "ポーリング失敗" in recorder.select(kind="note")[0].detail
 

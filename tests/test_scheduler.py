@@ -8,6 +8,7 @@ from labs import sandbox
 from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import LocalRuntime, clock
+from labs.runtime.sources import Source
 
 
 def collect():
@@ -76,7 +77,8 @@ def test_a_disabled_rule_does_not_fire_and_a_changed_expression_is_picked_up():
 def test_the_source_looks_like_the_runtime_expects():
     provision.ensure_rule("default", "job", schedule="rate(5 minutes)")
     source = LocalRuntime().on_schedule("default", "job", lambda e, c: None, function_name="f")
-    assert (source.kind, source.function_name, source.parked, source.next_due()) == ("schedule", "f", 0, None)
+    assert isinstance(source, Source)
+    assert (source.name, source.function_name, source.parked, source.next_due()) == ("default/job", "f", 0, None)
 
 
 def test_a_rule_without_a_schedule_or_missing_is_a_clear_error():
@@ -89,12 +91,12 @@ def test_a_rule_without_a_schedule_or_missing_is_a_clear_error():
         runtime.on_schedule("default", "no-such-rule", lambda e, c: None)
 
 
-def test_restarting_the_clock_does_not_fire_the_past_again():
+def test_clearing_the_recorder_neither_fires_the_past_again_nor_skips_the_future():
     provision.ensure_rule("default", "job", schedule="rate(1 hour)")
     events, job = collect()
     runtime = LocalRuntime()
     runtime.on_schedule("default", "job", job)
     assert runtime.advance(2 * 3600) == 2
-    recorder.clear()  # restarts the clock at wall time: earlier than the source's last poll
+    recorder.clear()  # a new timeline; the clock (and the source's last poll) stay where they were
     assert runtime.deliver_due() == 0
     assert runtime.advance(3600) == 1

@@ -27,7 +27,7 @@ _PUBLISHING = {
 
 @dataclass(frozen=True)
 class Record:
-    t: float  # seconds on the runtime clock
+    t: float  # seconds since the recorder was last cleared, on the runtime clock
     kind: str  # publish | deliver | invoke | dlq | redrive | schedule | note
     source: str  # where it came from (bus, topic, queue, table, producer)
     target: str  # where it went (function, queue)
@@ -44,20 +44,25 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.records: list[Record] = []
+        self._zero = clock.now()  # the clock reading shown as +0.000s
 
     def record(self, kind, source, target, outcome="ok", count=1, detail="", ids=(), t=None, failed=0) -> Record:
-        """Write down one happening, at ``t`` on the clock (default: now)."""
-        entry = Record(clock.now() if t is None else t, kind, source, target, outcome, count, detail, tuple(ids),
-                       failed)
+        """Write down one happening, at clock reading ``t`` (default: now)."""
+        at = (clock.now() if t is None else t) - self._zero
+        entry = Record(at, kind, source, target, outcome, count, detail, tuple(ids), failed)
         with self._lock:
             self.records.append(entry)
         return entry
 
+    def now(self) -> float:
+        """The time a timeline shows for a happening now: seconds since the last clear()."""
+        return clock.now() - self._zero
+
     def clear(self) -> None:
-        """Forget everything and restart the clock at zero."""
+        """Forget everything; what happens next is timed from zero. The clock itself goes on."""
         with self._lock:
             self.records.clear()
-        clock.restart()
+            self._zero = clock.now()
 
     def select(self, kind: str | None = None, target: str | None = None, source: str | None = None):
         return [

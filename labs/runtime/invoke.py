@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from labs.runtime.context import LambdaContext
+from labs.sandbox.clock import clock
 
 Handler = Callable[[dict, LambdaContext], Any]
 
@@ -27,6 +28,7 @@ class Invocation:
     traceback: str = ""
     duration: float = 0.0
     timed_out: bool = False
+    started: float = field(default_factory=clock.now)  # on the runtime clock
 
     @property
     def ok(self) -> bool:

@@ -26,8 +26,9 @@ from labs.runtime import shapes
 from labs.sandbox.clock import clock
 from labs.course.limits import LAMBDA_TIMEOUT_SECONDS, require_within
 from labs.runtime.destinations import AsyncConfig
-from labs.runtime.invoke import Handler
-from labs.runtime.sources import AsyncSource, SqsSource, StreamSource
+from labs.runtime.invoke import Handler, Invocation
+from labs.runtime.sources import AsyncSource, ScheduleSource, Source, SqsSource, StreamSource, identity
+from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
 
@@ -35,13 +36,24 @@ QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (ru
 class LocalRuntime:
     def __init__(self, delivery=None) -> None:
         self.delivery = delivery  # e.g. labs.runtime.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
-        self.sources: dict[str, object] = {}
+        self.sources: list[Source] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        forget_parked_on_reset()
 
-    def _add(self, key: str, source):
-        self.sources[key] = source  # re-running a notebook cell replaces, never duplicates
+    def _add(self, source: Source) -> Source:
+        """Wire ``source``; one wired before with the same identity (a cell run again) is replaced."""
+        self.sources = [s for s in self.sources if identity(s) != identity(source)] + [source]
         return source
+
+    def invocations(self, function_name: str | None = None, since: float | None = None) -> list[Invocation]:
+        """Every invocation made (of ``function_name`` only, if given), in the order they started.
+
+        ``since``: only those started at or after this reading of the runtime clock.
+        """
+        calls = [call for source in self.sources for call in source.invocations
+                 if function_name in (None, call.function_name) and (since is None or call.started >= since)]
+        return sorted(calls, key=lambda call: call.started)
 
     # -- wiring ----------------------------------------------------------------------------
     def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
@@ -55,7 +67,7 @@ class LocalRuntime:
         _check_timeout(timeout)
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
                            delivery=self.delivery)
-        return self._add(f"sqs:{name}:{source.queue_name}", source)
+        return self._add(source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                 timeout: int = 30, **async_settings) -> AsyncSource:
@@ -72,9 +84,8 @@ class LocalRuntime:
         config = self._async_config(async_settings)  # refused before anything is made
         queue_url = self._function_queue(name, rule)
         provision.ensure_rule(bus, rule, queue_url=queue_url, target_id=f"lambda-{name}")
-        source = AsyncSource(queue_url, handler, name, shapes.eventbridge_event, source=f"{bus}/{rule}",
-                             timeout=timeout, config=config)
-        return self._add(f"rule:{name}:{bus}:{rule}", source)
+        return self._add(AsyncSource(queue_url, handler, name, shapes.eventbridge_event, origin=f"{bus}/{rule}",
+                                     timeout=timeout, config=config))
 
     def on_topic(self, topic_arn: str, handler: Handler, *, function_name: str | None = None,
                  filter_policy: dict | None = None, filter_on_body: bool = False, timeout: int = 30,
@@ -88,9 +99,9 @@ class LocalRuntime:
         subscription = provision.ensure_subscription(
             topic_arn, queue_url, filter_policy=filter_policy, filter_on_body=filter_on_body
         )
-        source = AsyncSource(queue_url, handler, name, lambda envelope: shapes.sns_record(envelope, subscription),
-                             source=topic, timeout=timeout, config=config)
-        return self._add(f"sns:{name}:{topic}", source)
+        return self._add(AsyncSource(queue_url, handler, name,
+                                     lambda envelope: shapes.sns_record(envelope, subscription),
+                                     origin=topic, timeout=timeout, config=config))
 
     def _async_config(self, settings: dict) -> AsyncConfig:
         allowed = {"on_success", "on_failure", "dead_letter_queue", "maximum_retry_attempts", "maximum_event_age_seconds"}
@@ -103,8 +114,7 @@ class LocalRuntime:
         """Another function as a destination: it is invoked asynchronously with the record."""
         name = handler.__name__
         queue_url = self._function_queue(name, "destination")
-        self._add(f"destination:{name}", AsyncSource(queue_url, handler, name, lambda record: record,
-                                                     source="lambda-destination"))
+        self._add(AsyncSource(queue_url, handler, name, lambda record: record, origin="lambda-destination"))
         return queue_url
 
     def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
@@ -113,15 +123,13 @@ class LocalRuntime:
         """A DynamoDB Streams event source mapping (the table needs a stream)."""
         name = function_name or handler.__name__
         _check_timeout(timeout)
-        source = StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout)
-        return self._add(f"stream:{name}:{table_name}", source)
+        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout))
 
-    def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None):
+    def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
+                    timeout: int = 30) -> ScheduleSource:
         """Fire ``handler`` when the clock passes the scheduled rule's times (see advance())."""
-        from labs.runtime.scheduler import ScheduleSource
-
         name = function_name or handler.__name__
-        return self._add(f"schedule:{name}:{bus}:{rule}", ScheduleSource(bus, rule, handler, name))
+        return self._add(ScheduleSource(bus, rule, handler, name, timeout))
 
     @staticmethod
     def _function_queue(function_name: str, origin: str) -> str:
@@ -134,7 +142,7 @@ class LocalRuntime:
     # -- running step by step ---------------------------------------------------------------
     def deliver_due(self) -> int:
         """One pass: each source hands over what is due now. Returns invocations made."""
-        return sum(_poll(source) for source in list(self.sources.values()))
+        return sum(_poll(source) for source in list(self.sources))
 
     def run_until_quiet(self, max_seconds: float = QUIET_LIMIT_SECONDS, max_invocations: int = 10_000) -> int:
         """Deliver until nothing is left, skipping each retry wait. Returns invocations made.
@@ -148,7 +156,7 @@ class LocalRuntime:
             made += made_now
             if made_now:
                 continue
-            due = [d for s in self.sources.values() for d in [s.next_due()] if d is not None]
+            due = [d for s in self.sources for d in [s.next_due()] if d is not None]
             if not due:
                 return made  # quiet
             if min(due) - started > max_seconds:
@@ -166,7 +174,7 @@ class LocalRuntime:
     @property
     def parked(self) -> int:
         """Messages waiting out a visibility timeout or retry delay."""
-        return sum(s.parked for s in self.sources.values())
+        return sum(s.parked for s in self.sources)
 
     # -- running in the background -------------------------------------------------------------
     def start(self, poll_interval: float = 0.02) -> None:
@@ -174,7 +182,7 @@ class LocalRuntime:
         if self._threads:
             return
         self._stop.clear()
-        for source in self.sources.values():
+        for source in self.sources:
             thread = threading.Thread(target=self._loop, args=(source, poll_interval), daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -216,11 +224,11 @@ def _check_timeout(timeout) -> None:
     require_within("timeout", timeout, LAMBDA_TIMEOUT_SECONDS, "Lambda function timeout is 1-900 seconds")
 
 
-def _poll(source) -> int:
+def _poll(source: Source) -> int:
     """One poll of one source; a failure of the machinery is recorded, and the others go on."""
     try:
         return source.poll()
     except Exception as error:  # like Lambda's poller: log, back off, keep polling
-        recorder.record("note", getattr(source, "queue_name", "?"), source.function_name, "error",
+        recorder.record("note", source.name, source.function_name, "error",
                         detail=f"ポーリング失敗: {type(error).__name__}: {error}")
         return 0

@@ -5,6 +5,10 @@ retries an async Lambda invocation after a minute. A notebook cannot wait that l
 in step-wise mode the runtime *skips* such waits: ``now()`` jumps ahead by the wait,
 exactly as if it had passed. Every time shown in the workbook is read from this clock,
 so timelines show the waits AWS would make, without making the learner sit through them.
+
+The clock only ever moves forward. What a timeline calls "+0.000s" is the recorder's
+business (``recorder.clear()`` marks a new zero), not the clock's: sources that remember
+a moment (a schedule's last fire time, a parked retry's due time) can trust it.
 """
 from __future__ import annotations
 
@@ -15,15 +19,11 @@ from datetime import datetime, timedelta, timezone
 
 class Clock:
     def __init__(self) -> None:
+        """Time zero is now (when the kernel first imported the clock); nothing has been skipped."""
         self._lock = threading.Lock()
-        self.restart()
-
-    def restart(self) -> None:
-        """Time zero is now; nothing has been skipped."""
-        with self._lock:
-            self._origin = time.monotonic()
-            self._skipped = 0.0
-            self._origin_datetime = datetime.now(timezone.utc)
+        self._origin = time.monotonic()
+        self._skipped = 0.0
+        self._origin_datetime = datetime.now(timezone.utc)
 
     def now(self) -> float:
         """Seconds since time zero, skipped waits included."""

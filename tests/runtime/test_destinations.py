@@ -140,7 +140,7 @@ def test_without_a_destination_the_event_is_discarded_and_the_recorder_says_so()
     runtime = rule({"n": 1}, handler=failing([]), function_name="orders")
     [moved] = recorder.select(kind="dlq")
     assert moved.target == "(破棄)" and "破棄しました" in moved.detail and "RetriesExhausted" in moved.detail
-    [source] = runtime.sources.values()
+    [source] = runtime.sources
     assert peek(source.queue_url) == []  # not left behind in the runtime's own queue either
     assert [q for q in boto3.client("sqs").list_queues().get("QueueUrls", []) if "failed" in q] == []
 

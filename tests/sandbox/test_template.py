@@ -16,6 +16,7 @@ import pytest
 from labs import sandbox
 from labs.course.consumers import dlq, idempotent, orders
 from labs.course.consumers.sqs import unwrap
+from labs.runtime.sources import SqsSource
 from labs.course.patterns import cqrs, saga
 from labs.observe import recorder
 from labs.runtime import LocalRuntime
@@ -101,7 +102,7 @@ def test_build_is_idempotent_and_wires_every_function(sam):
     assert {k: v.get("Ref") for k, v in first.physical.items()} == {k: v.get("Ref") for k, v in again.physical.items()}
     runtime = LocalRuntime()
     template.wire(runtime, again)
-    wired = {source.function_name for source in runtime.sources.values()}
+    wired = {source.function_name for source in runtime.sources}
     functions = set(again.functions())
     assert functions <= wired
     assert any("FilterCriteria" in note for note in again.skipped)  # told, not dropped silently
@@ -224,7 +225,7 @@ def test_the_template_declares_what_the_lessons_provision(sam):
     assert len(lessons) >= 20  # queues, subscriptions and tables were all read back
     assert differences(lessons, built) == []
     # The saga's workers take one message at a time in both.
-    batch = lambda runtime: {s.function_name: s.batch_size for s in runtime.sources.values() if s.kind == "sqs"}  # noqa: E731
+    batch = lambda runtime: {s.function_name: s.batch_size for s in runtime.sources if isinstance(s, SqsSource)}  # noqa: E731
     assert {k: v for k, v in batch(built_runtime).items() if k in batch(lesson_runtime)} == batch(lesson_runtime)
 
 

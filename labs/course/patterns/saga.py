@@ -256,17 +256,16 @@ def run(runtime, state_machine_arn: str, order: dict, *, timeout: float = 10.0) 
     name = f"{order['order_id']}-{uuid.uuid4()}"
     arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(order))["executionArn"]
     deadline = time.monotonic() + timeout
-    seen = {key: len(source.invocations) for key, source in runtime.sources.items()}
+    seen = len(runtime.invocations())
     while True:
         runtime.deliver_due()
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             break
-        for key, source in runtime.sources.items():
-            failed = [call for call in source.invocations[seen.get(key, 0):] if not call.ok]
-            if failed:
-                sfn.stop_execution(executionArn=arn, error="WorkerFailed", cause=failed[0].describe_error())
-                raise WorkerFailed(source.function_name, failed[0].error)
+        failed = [call for call in runtime.invocations()[seen:] if not call.ok]
+        if failed:
+            sfn.stop_execution(executionArn=arn, error="WorkerFailed", cause=failed[0].describe_error())
+            raise WorkerFailed(failed[0].function_name, failed[0].error)
         if time.monotonic() > deadline:
             sfn.stop_execution(executionArn=arn, error="SagaTimeout", cause="ワーカーが応答しませんでした")
             waiting = [row["ステート"] for row in history(arn) if row["イベント"] == "TaskStateEntered"][-1:]

@@ -35,7 +35,7 @@ def _probe_stub(candidate) -> None:
 
 def _worker_errors(runtime) -> list[str]:
     """What the learner's handler raised inside the runtime (a stub: NotImplementedError)."""
-    failed = [call for source in runtime.sources.values() for call in source.invocations if not call.ok]
+    failed = [call for call in runtime.invocations() if not call.ok]
     if any(isinstance(call.error, NotImplementedError) for call in failed):
         raise NotImplementedError
     return [call.describe_error() for call in failed]

@@ -18,18 +18,18 @@ from labs import sandbox
 from labs.sandbox.clock import clock
 from labs.observe import recorder
 from labs.runtime.invoke import Handler, Invocation, invoke
-from labs.runtime.schedule import Schedule, parse_schedule, scheduled_event
+from labs.runtime.schedule_expressions import Schedule, parse_schedule, scheduled_event
 
 
 class ScheduleSource:
     """A scheduled EventBridge rule with ``handler`` as its (Lambda) target."""
 
-    kind = "schedule"
     parked = 0  # nothing waits: a fire time either has passed or has not
 
     def __init__(self, bus: str, rule: str, handler: Handler, function_name: str, timeout: int = 30):
         self.bus = bus
         self.rule = rule
+        self.name = f"{bus}/{rule}"
         self.handler = handler
         self.function_name = function_name
         self.timeout = timeout
@@ -70,10 +70,7 @@ class ScheduleSource:
 
     def poll(self) -> int:
         """Invoke the handler once per fire time passed since the last poll."""
-        now = clock.datetime()
-        if now < self._last:  # the clock was restarted (recorder.clear()): start afresh
-            self._last = now
-            return 0
+        now = clock.datetime()  # the clock never goes back: clearing the recorder leaves it alone
         self._read_rule(since=self._last)
         times = self._schedule.fire_times(self._last, now) if self.enabled else []
         self._last = now
@@ -87,12 +84,11 @@ class ScheduleSource:
         box = sandbox.current()
         event = scheduled_event(self.rule_arn, moment, sandbox.ACCOUNT_ID, box.region)
         when = event["time"]
-        origin = f"{self.bus}/{self.rule}"
-        recorder.record("schedule", origin, self.function_name, "ok", 1, f"{self._expression} → {when}", [event["id"]], t=at)
+        recorder.record("schedule", self.name, self.function_name, "ok", 1, f"{self._expression} → {when}", [event["id"]], t=at)
         call = invoke(self.handler, event, self.function_name, self.timeout)
         self.invocations.append(call)
         # AWS retries a failed scheduled invocation asynchronously; here the failure is
         # recorded (never dropped silently) and the next fire time comes as scheduled.
-        recorder.record("invoke", origin, self.function_name, "ok" if call.ok else "error", 1,
+        recorder.record("invoke", self.name, self.function_name, "ok" if call.ok else "error", 1,
                         call.describe_error() or when, [event["id"]], t=at)
 

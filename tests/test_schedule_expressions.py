@@ -1,4 +1,4 @@
-"""labs.runtime.schedule: when EventBridge scheduled rules fire, and what they deliver."""
+"""labs.runtime.schedule_expressions: when EventBridge scheduled rules fire, and what they deliver."""
 
 import calendar
 import re
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labs.runtime.schedule import ScheduleExpressionError, parse_schedule, scheduled_event
+from labs.runtime.schedule_expressions import ScheduleExpressionError, parse_schedule, scheduled_event
 
 UTC = timezone.utc
 JST = timezone(timedelta(hours=9))

@@ -1,0 +1,82 @@
+"""An asynchronous invocation (EventBridge rule -> Lambda, SNS -> Lambda).
+
+moto cannot target Lambda, so the rule or topic delivers to an internal queue that stands
+for Lambda's own event queue: one event per invocation, up to two retries (after 1 and 2
+minutes), then the event goes where the function's settings send it
+(``labs.runtime.destinations``: on-failure destination and/or DLQ). With neither set,
+Lambda discards it, and so does this runtime (and says so in the recorder).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from labs.observe import recorder
+from labs.runtime import shapes
+from labs.runtime.destinations import AsyncConfig
+from labs.runtime.invoke import Invocation, invoke
+from labs.runtime.sources.polling import QueueSource
+from labs.sandbox.clock import clock
+
+ASYNC_RETRY_DELAYS = (60, 120)  # seconds before Lambda's 1st and 2nd retry of an async event
+
+
+class AsyncSource(QueueSource):
+    """An asynchronous invocation source (EventBridge rule or SNS subscription)."""
+
+    def __init__(self, queue_url, handler, function_name, shape: Callable[[dict], dict], origin: str, timeout=30,
+                 config: AsyncConfig | None = None):
+        super().__init__(queue_url, handler, function_name, batch_size=10, timeout=timeout)
+        self.shape = shape
+        self.name = origin  # notes name the rule or topic, not the internal queue
+        self.config = config or AsyncConfig()
+        self._queued_at: dict[str, float] = {}  # message id -> when it was queued, on the runtime clock
+
+    def _deliver(self, messages):
+        failed = set()
+        for message in messages:  # Lambda invokes once per event
+            request_id = message["MessageId"]  # one request id through every retry, as on Lambda
+            event, call = self._invoke(message, request_id)
+            attempts = int(message["Attributes"].get("ApproximateReceiveCount", 1))
+            if call.ok:
+                self.config.succeeded(self.function_name, request_id, attempts, event, call)
+            elif condition := self.config.give_up(attempts, self._age(message), self._retry_delay(message)):
+                self._give_up(message, condition, attempts, event, call)
+            else:
+                failed.add(message["MessageId"])
+            if message["MessageId"] not in failed:
+                self._queued_at.pop(request_id, None)  # done with: no age to remember
+            self._record_invocation(call, [message], failed & {message["MessageId"]})
+        self._settle(messages, failed)  # given-up events are deleted with the successes
+        return len(messages)
+
+    def _invoke(self, message: dict, request_id: str):
+        try:
+            event = self.shape(shapes.json_body(message["Body"]))
+        except ValueError as error:
+            return message["Body"], Invocation(self.function_name, {}, error=error)
+        except Exception as error:  # e.g. a raw body where an SNS envelope was expected
+            return message["Body"], Invocation(self.function_name, {}, error=ValueError(
+                f"{self.name} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
+        return event, invoke(self.handler, event, self.function_name, self.timeout, request_id=request_id)
+
+    def _give_up(self, message: dict, condition: str, attempts: int, event, call: Invocation) -> None:
+        sent = self.config.failed(condition, self.function_name, message["MessageId"], attempts, event, call)
+        detail = f"{condition} ({attempts} 回呼び出し)"
+        if not sent:
+            detail += ": 送り先 (on_failure / dead_letter_queue) がないので、AWS と同じく破棄しました"
+        recorder.record("dlq", self.name, ", ".join(sent) or "(破棄)", "dlq", 1, detail, [message["MessageId"]])
+
+    def _age(self, message: dict) -> float:
+        """Seconds since the event was queued, on the runtime's clock (skipped waits included).
+
+        SentTimestamp is wall time, which knows nothing of skipped waits: the clock reading at
+        the first receive, less the real time spent queued, is when the event was queued.
+        """
+        queued_at = self._queued_at.setdefault(
+            message["MessageId"], clock.now() - max(0.0, time.time() - int(message["Attributes"]["SentTimestamp"]) / 1000))
+        return clock.now() - queued_at
+
+    def _retry_delay(self, message):
+        attempt = int(message["Attributes"].get("ApproximateReceiveCount", 1))
+        return ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]

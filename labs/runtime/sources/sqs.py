@@ -1,0 +1,72 @@
+"""Lambda's SQS event source mapping: batches, ``ReportBatchItemFailures``, the visibility
+timeout before a retry, and SQS's own RedrivePolicy moving a message to the DLQ after
+``maxReceiveCount`` receives.
+"""
+from __future__ import annotations
+
+from labs import sandbox
+from labs.runtime import shapes
+from labs.runtime.delivery import ExactDelivery
+from labs.runtime.invoke import Invocation, invoke
+from labs.runtime.sources.polling import QueueSource
+from labs.sandbox.clock import clock
+
+
+class SqsSource(QueueSource):
+    """Lambda's SQS event source mapping."""
+
+    def __init__(self, queue_url, handler, function_name, batch_size=10, report_batch_item_failures=True, timeout=30,
+                 delivery=None):
+        super().__init__(queue_url, handler, function_name, batch_size, timeout)
+        if timeout > self.visibility_timeout:
+            # AWS refuses such a mapping: the batch would become visible while still being processed.
+            raise ValueError(
+                f"関数のタイムアウト ({timeout} 秒) がキュー {self.queue_name} の可視性タイムアウト "
+                f"({self.visibility_timeout} 秒) より長いと、AWS はイベントソースマッピングを作れません。"
+                "timeout= を短くするか、可視性タイムアウトを延ばしてください")
+        self.report_batch_item_failures = report_batch_item_failures
+        # Duplicates and reordering (labs.runtime.delivery); the default is moto's in-order, once-only delivery.
+        self.delivery = (delivery or ExactDelivery()).for_queue(
+            self.queue_name, self.visibility_timeout, self.max_receive_count)
+
+    def _arrange(self, messages):
+        return self.delivery.arrange(messages, self.batch_size, self.function_name)
+
+    def next_due(self):
+        return min((d for d in (super().next_due(), self.delivery.next_due()) if d is not None), default=None)
+
+    @property
+    def parked(self):
+        return super().parked + self.delivery.pending
+
+    def _deliver(self, messages):
+        event = shapes.sqs_event(messages, self.queue_arn, sandbox.current().region)
+        started = clock.now()
+        call = invoke(self.handler, event, self.function_name, self.timeout)
+        overran = clock.now() - started > self.visibility_timeout  # SQS let others see the batch meanwhile
+        failed = self.failed_ids(call, messages)
+        self._record_invocation(call, messages, failed)
+        self._settle([m for m in messages if not self.delivery.is_copy(m)], failed)
+        self.delivery.settled(messages, failed, overran)
+        return 1
+
+    def failed_ids(self, call: Invocation, messages: list[dict]) -> set[str]:
+        """Which messages go back to the queue, by Lambda's rules for SQS batches."""
+        every = {m["MessageId"] for m in messages}
+        if not call.ok:
+            return every  # an exception or a timeout fails the whole batch
+        if not self.report_batch_item_failures:
+            return set()  # the return value is ignored: the whole batch is deleted
+        result = call.result
+        if result is None or (isinstance(result, dict) and not result.get("batchItemFailures")):
+            return set()  # no failures reported ({'statusCode': 200} is just that)
+        items = result.get("batchItemFailures") if isinstance(result, dict) else None
+        if not isinstance(items, list):
+            call.error = ValueError(f"batchItemFailures の形が不正です: {result!r}")
+            return every
+        reported = {i.get("itemIdentifier") if isinstance(i, dict) else None for i in items}
+        if not reported <= every:
+            # An empty, missing or unknown itemIdentifier makes Lambda retry the whole batch.
+            call.error = ValueError(f"batchItemFailures に不正な itemIdentifier があります: {sorted(map(str, reported - every))}")
+            return every
+        return reported
