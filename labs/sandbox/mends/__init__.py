@@ -6,10 +6,11 @@ not its responses, so every client (boto3, the AWS CLI through the server) sees 
 """
 from __future__ import annotations
 
-from labs.sandbox.mends import eventbridge_envelope
+from labs.sandbox.mends import eventbridge_envelope, sqs_queue_depth
 
 _MENDS = (
     eventbridge_envelope,
+    sqs_queue_depth,
 )
 _applied = False
 
