@@ -15,6 +15,11 @@ Here each queue keeps an index beside moto's own message objects (``_Store``):
   counts follow the clock without rescanning;
 * receipt handles and FIFO deduplication ids, looked up in a dict.
 
+Two constant costs go too, with the same results: moto converts each attribute name from
+CamelCase character by character on every send (now remembered), and builds each 185-letter
+receipt handle one ``random.choice`` at a time (now one ``random.choices``, same alphabet and
+length, from moto's own seedable random).
+
 Nothing else changes: the same ``Message`` objects, the same rules in the same order (moto's
 receive loop is followed step by step, quirks included), the same errors. tests/sandbox/
 test_sqs_semantics.py runs one set of tests against bare moto and against this mend.
@@ -397,12 +402,26 @@ def _is_message_valid_based_on_retention_period(backend, queue_name: str, messag
     return retention_period + message.sent_timestamp / 1000 > models.unix_time()
 
 
+def _generate_receipt_handle() -> str:
+    """moto's receipt handle (185 lowercase letters from moto's random), in one call instead of 185."""
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    return "".join(mock_random.choices(string.ascii_lowercase, k=185))
+
+
 # --- apply / undo ----------------------------------------------------------------------------------
 
-def _patches() -> dict[tuple[type, str], object]:
+def _patches() -> dict[tuple[object, str], object]:
+    import functools
+
+    from moto.sqs import models
     from moto.sqs.models import Queue, SQSBackend
 
-    return {
+    return {  # apply() runs this only on bare moto: these are moto's own functions
+        (models, "camelcase_to_underscores"): functools.lru_cache(maxsize=256)(models.camelcase_to_underscores),
+        (models, "generate_receipt_handle"): _generate_receipt_handle,
         (Queue, "_messages"): property(_get_messages, _set_messages),
         (Queue, "_pending_messages"): property(_get_pending, _set_pending),
         (Queue, "messages"): property(_visible_messages),
@@ -427,20 +446,20 @@ def apply() -> None:
     """Index every SQS queue (idempotent). Queues made before keep their messages."""
     if _originals:
         return
-    for (cls, name), replacement in _patches().items():
-        _originals[(cls, name)] = cls.__dict__.get(name)
-        setattr(cls, name, replacement)
+    for (owner, name), replacement in _patches().items():
+        _originals[(owner, name)] = owner.__dict__.get(name)
+        setattr(owner, name, replacement)
 
 
 def undo() -> None:
     """Bare moto again (for side-by-side measurements and tests). Queues made meanwhile lose their index."""
     from moto.sqs import models
 
-    for (cls, name), original in _originals.items():
+    for (owner, name), original in _originals.items():
         if original is None:
-            delattr(cls, name)
+            delattr(owner, name)
         else:
-            setattr(cls, name, original)
+            setattr(owner, name, original)
     _originals.clear()
     for accounts in models.sqs_backends.values():  # give queues made under the mend moto's own fields back
         for backend in accounts.values():
