@@ -39,18 +39,23 @@ def test_last_lines_carry_both_issues_facts():
     drained = bench.DrainResult(10, 10, runtime_seconds=2.0, bare_seconds=1.8, runtime_handled=10, bare_handled=10)
     suite = bench.SuiteRun(seconds=40.0, passed=True, notebooks=4, log=Path("suite.log"))
 
-    first, last = bench.last_lines(drained, [bench.Comparison(notebook, floor)], suite, floor_seconds=4.0)
+    deep = bench.DepthResult(10, 10_000, 1000, shallow_seconds=0.002, deep_seconds=0.0022, mended_seconds=0.002,
+                             bare_seconds=0.1)
+
+    first, last = bench.last_lines(drained, [bench.Comparison(notebook, floor)], suite, floor_seconds=4.0, deep=deep)
 
     assert first == "runtime/bare=0.90 nb00/floor=1.50"
-    assert last == "runtime/bare=0.90 suite/floor=2.50 slowest_cell=00_introduction#cell2:3.00"
-    assert re.fullmatch(r"runtime/bare=\S+ suite/floor=\S+ slowest_cell=\S+:\d+\.\d+", last)
+    assert last == ("depth_cost=1.10 mended/bare@1000=50.0 runtime/bare=0.90 suite/floor=2.50 "
+                    "slowest_cell=00_introduction#cell2:3.00")
+    assert re.fullmatch(r"depth_cost=\S+ mended/bare@1000=\S+ runtime/bare=\S+ suite/floor=\S+ "
+                        r"slowest_cell=\S+:\d+\.\d+", last)
 
 
 def test_last_lines_without_suite_or_notebooks_say_n_a():
     drained = bench.DrainResult(10, 10, 1.0, 1.0, 10, 10)
     first, last = bench.last_lines(drained, [], None, 0.0)
     assert first == "runtime/bare=1.00 nb00/floor=n/a"
-    assert last == "runtime/bare=1.00 suite/floor=n/a slowest_cell=n/a"
+    assert last == "depth_cost=n/a mended/bare@1000=n/a runtime/bare=1.00 suite/floor=n/a slowest_cell=n/a"
 
 
 def test_a_failed_suite_has_no_ratio():

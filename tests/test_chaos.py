@@ -18,9 +18,20 @@ def test_quick_soak_balances_and_says_so_on_its_last_line(capsys):
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
     runs, published, processed, dlq = map(int, match.groups())
-    assert runs == 4 and len(lines) == runs + 1  # one line per run, then the total
+    assert runs == 4 and len(lines) == runs + 2  # one line per run, the wall time, then the total
+    assert re.fullmatch(r"wall=\d+\.\ds", lines[-2])
     assert published == 160 and processed + dlq == published
     assert dlq > 0  # the 50 % runs really did fail messages
+
+
+def test_the_soak_is_run_again_on_bare_moto_and_compared(capsys):
+    assert chaos.main(["--seeds", "1", "--messages", "12", "--rates", "0.3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert LAST_LINE.match(lines[-1]), lines[-1]
+    comparison = re.fullmatch(r"wall=(\d+\.\d)s bare_wall=(\d+\.\d)s bare/mended=(\d+\.\d\d)", lines[-2])
+    assert comparison, lines[-2]
+    wall, bare_wall, ratio = map(float, comparison.groups())
+    assert wall > 0 and bare_wall > 0 and ratio > 0
 
 
 def test_the_soak_exits_non_zero_when_something_is_lost(monkeypatch, capsys):

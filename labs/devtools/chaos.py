@@ -9,15 +9,22 @@ none lost, no side effect applied twice. The last line reads::
 
     runs=N published=P processed=Q dlq=D lost=0 double_effects=0
 
-and the exit status is 0 only then. Orders are published and drained in rounds so the
-queue stays shallow (moto's receive cost grows with queue depth).
+and the exit status is 0 only then. Just before it, the soak's wall time, and the same soak
+run again on bare moto (without the SQS depth mend, in a subprocess) for comparison::
+
+    wall=W s bare_wall=B s bare/mended=R
+
+(``--no-compare`` leaves the second soak out; ``--bare`` runs only on bare moto.)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
 import sys
 import time
+from pathlib import Path
 from datetime import datetime, timezone
 
 import boto3
@@ -135,10 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", type=float, nargs="+", default=list(FAILURE_RATES), help="handler failure rates")
     parser.add_argument("--duplicate-rate", type=float, default=0.05)
     parser.add_argument("--round-size", type=int, default=50, help="orders published before each drain")
-    parser.add_argument("--quick", action="store_true", help="a short soak for tests (2 seeds x 2 rates x 40 orders)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short soak for tests (2 seeds x 2 rates x 40 orders, no comparison)")
+    parser.add_argument("--bare", action="store_true", help="run on bare moto, without the SQS depth mend")
+    parser.add_argument("--no-compare", action="store_true", help="skip the same soak on bare moto")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.messages, args.rates = 2, 40, [0.0, 0.5]
+        args.seeds, args.messages, args.rates, args.no_compare = 2, 40, [0.0, 0.5], True
+    if args.bare:
+        from labs.sandbox.mends import sqs_queue_depth
+
+        sandbox.start()
+        sqs_queue_depth.undo()
 
     from tqdm import tqdm
 
@@ -156,13 +171,29 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "ok" if result.ok and not result.in_flight else "NG"
             tqdm.write(f"seed={seed} failure_rate={rate:.2f} {result.line()} faults: {faults.summary()} "
                        f"{time.monotonic() - run_started:.1f}s {verdict}", file=sys.stdout)
-    print(f"({time.monotonic() - started:.1f}s)", file=sys.stderr)
+    wall = time.monotonic() - started
     passed = total.ok and total.in_flight == 0
     if total.in_flight:
         print(f"未完了のメッセージが {total.in_flight} 件残っています", file=sys.stderr)
+    print(f"wall={wall:.1f}s" if args.no_compare or args.bare else _compare_with_bare(wall, args), flush=True)
     print(f"runs={len(plan)} published={total.published} processed={total.processed} dlq={total.dlq} "
           f"lost={total.lost} double_effects={total.double_effects}")
     return 0 if passed else 1
+
+
+def _compare_with_bare(wall: float, args) -> str:
+    """The same soak on bare moto, in a fresh process (the mend is per process); its wall time beside ours."""
+    command = [sys.executable, "-m", "labs.devtools.chaos", "--bare", "--no-compare", "--seeds", str(args.seeds),
+               "--messages", str(args.messages), "--duplicate-rate", str(args.duplicate_rate),
+               "--round-size", str(args.round_size), "--rates", *map(str, args.rates)]
+    print("同じソークを moto そのもの (SQS の深さの修正なし) で実行しています...", file=sys.stderr, flush=True)
+    bare = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    lines = bare.stdout.strip().splitlines()
+    found = re.fullmatch(r"wall=([\d.]+)s", lines[-2]) if len(lines) >= 2 else None
+    if bare.returncode != 0 or not found:
+        return f"wall={wall:.1f}s bare=failed ({(lines or [bare.stderr.strip()[-200:]])[-1]})"
+    bare_wall = float(found.group(1))
+    return f"wall={wall:.1f}s bare_wall={bare_wall:.1f}s bare/mended={bare_wall / wall:.2f}"
 
 
 if __name__ == "__main__":

@@ -71,3 +71,22 @@ def finish(ax, own: bool):
         return ax
     plt.show()
     return None
+
+
+def metric_over_time(series: dict, title: str, ylabel: str, threshold: float | None = None,
+                     threshold_label: str = "アラームのしきい値", ax=None):
+    """One line per label: ``series = {label: (times, values)}``, with an alarm threshold as a dashed line."""
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    for label, (times, values) in series.items():
+        ax.plot(times, values, label=label)
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=threshold_label)
+    ax.set_title(title)
+    ax.set_xlabel("時刻 (秒, シミュレーションの時計)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return finish(ax, own)

@@ -14,6 +14,7 @@ from labs.sandbox.mends import (
     sns_envelope,
     sns_filter_policies,
     sqs_inputs,
+    sqs_queue_depth,
 )
 
 _MENDS = (
@@ -22,6 +23,7 @@ _MENDS = (
     sns_filter_policies,
     eventbridge_inputs,
     sqs_inputs,
+    sqs_queue_depth,
     sns_envelope,
     dynamodb_streams,
 )

@@ -1,0 +1,1 @@
+"""Per-lesson experiments: the plumbing behind a notebook section, so the cell shows only the idea."""
