@@ -113,8 +113,27 @@ def _summarise(params: dict, parsed: dict) -> tuple[int, int, list[str], str]:
     return len(sent), failed, ids, error
 
 
+# Who else wants to see publishes (the runtime: recursion tracking, stopped handlers).
+# ``before(service, operation, params)`` may refuse a publish by raising;
+# ``after(service, operation, params, ids)`` learns the ids of what was published.
+_watchers: list[tuple] = []
+
+
+def watch_publishes(before=None, after=None) -> None:
+    """Call ``before``/``after`` around every publishing call (registered once per pair)."""
+    if (before, after) not in _watchers:
+        _watchers.append((before, after))
+
+
+def _before_call(service: str, operation: str, params: dict) -> None:
+    if (service, operation) in _PUBLISHING:
+        for before, _ in list(_watchers):
+            if before is not None:
+                before(service, operation, params)
+
+
 def _on_call(service: str, operation: str, params: dict, response: dict) -> None:
-    """Record a publishing call (any other call passes by)."""
+    """Record a publishing call (any other call passes by), and tell the watchers."""
     name = _PUBLISHING.get((service, operation))
     if name is None:
         return
@@ -122,11 +141,14 @@ def _on_call(service: str, operation: str, params: dict, response: dict) -> None
     outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
     detail = error or (f"{failed} 件失敗" if failed else "")
     recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
+    for _, after in list(_watchers):
+        if after is not None:
+            after(service, operation, params, ids)
 
 
 def attach() -> None:
     """Listen to every AWS call of this process, whatever client makes it (the sandbox tells its listeners)."""
-    sandbox.on_call("labs.observe.recording", _on_call)
+    sandbox.on_call("labs.observe.recording", _on_call, before=_before_call)
 
 
 attach()  # the recorder hears every publish from the moment it exists

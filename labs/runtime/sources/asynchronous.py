@@ -12,9 +12,9 @@ import time
 from typing import Callable
 
 from labs.observe import recorder
-from labs.runtime import shapes
+from labs.runtime import recursion, shapes
 from labs.runtime.destinations import AsyncConfig
-from labs.runtime.invoke import Invocation, invoke
+from labs.runtime.invoke import Invocation, InvocationInterrupted, invoke
 from labs.runtime.sources.polling import QueueSource
 from labs.sandbox.clock import clock
 
@@ -33,21 +33,29 @@ class AsyncSource(QueueSource):
         self._queued_at: dict[str, float] = {}  # message id -> when it was queued, on the runtime clock
 
     def _deliver(self, messages):
-        failed = set()
-        for message in messages:  # Lambda invokes once per event
+        for index, message in enumerate(messages):  # Lambda invokes once per event
             request_id = message["MessageId"]  # one request id through every retry, as on Lambda
-            event, call = self._invoke(message, request_id)
+            try:
+                event, call = self._invoke(message, request_id)
+            except InvocationInterrupted as stop:
+                # Ctrl-C: this event counts as a failed attempt (retried after its delay); the
+                # events not handed over yet go back at once; those done are already deleted.
+                self._record_invocation(stop.call, [message], {message["MessageId"]})
+                self._park([message])
+                self._return_now(messages[index + 1:])
+                raise
             attempts = int(message["Attributes"].get("ApproximateReceiveCount", 1))
+            failed = set()
             if call.ok:
                 self.config.succeeded(self.function_name, request_id, attempts, event, call)
             elif condition := self.config.give_up(attempts, self._age(message), self._retry_delay(message)):
                 self._give_up(message, condition, attempts, event, call)
             else:
-                failed.add(message["MessageId"])
-            if message["MessageId"] not in failed:
+                failed = {message["MessageId"]}
+            if not failed:
                 self._queued_at.pop(request_id, None)  # done with: no age to remember
-            self._record_invocation(call, [message], failed & {message["MessageId"]})
-        self._settle(messages, failed)  # given-up events are deleted with the successes
+            self._record_invocation(call, [message], failed)
+            self._settle([message], failed)  # settled one by one: an interruption never undoes one done
         return len(messages)
 
     def _invoke(self, message: dict, request_id: str):
@@ -58,7 +66,8 @@ class AsyncSource(QueueSource):
         except Exception as error:  # e.g. a raw body where an SNS envelope was expected
             return message["Body"], Invocation(self.function_name, {}, error=ValueError(
                 f"{self.name} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
-        return event, invoke(self.handler, event, self.function_name, self.timeout, request_id=request_id)
+        return event, invoke(self.handler, event, self.function_name, self.timeout, request_id=request_id,
+                             scope=recursion.carry(recursion.next_lineage([message])))
 
     def _give_up(self, message: dict, condition: str, attempts: int, event, call: Invocation) -> None:
         sent = self.config.failed(condition, self.function_name, message["MessageId"], attempts, event, call)
