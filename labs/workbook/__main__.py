@@ -1,4 +1,5 @@
-"""python -m labs.workbook generate [--check] | execute NB... | verify-checks SOLUTIONS NOTEBOOKS"""
+"""python -m labs.workbook generate [--check] | execute NB... | verify-checks SOLUTIONS NOTEBOOKS
+| grade DIR [--out OUT] | copy-notebooks DEST"""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 
 from labs.workbook.checks import load_all
-from labs.workbook.notebooks import execute, generate
+from labs.workbook.notebooks import copy_notebooks, execute, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,20 @@ def verify_checks(solutions_report: Path, notebooks_report: Path) -> list[str]:
     return problems
 
 
+def grade_command(args) -> int:
+    from labs.workbook.gradebook import STATUSES, WORDS, grade_class
+
+    if not args.folder.is_dir():
+        print(f"フォルダーがありません: {args.folder}", file=sys.stderr)
+        return 2
+    data = grade_class(args.folder, args.out, time_limit=args.time_limit, jobs=args.jobs)
+    counts = {s: sum(1 for g in data["grades"] if g["status"] == s) for s in STATUSES}
+    print(f"{len(data['learners'])} 人, ノートブック {len(data['notebooks'])} 冊: "
+          + ", ".join(f"{WORDS[s]} {n}" for s, n in counts.items()))
+    print(f"成績表: {(args.out / 'report.html').resolve()}  (CSV: results.csv, scores.csv / JSON: gradebook.json)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labs.workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,7 +51,23 @@ def main(argv=None) -> int:
     ver = sub.add_parser("verify-checks", help="compare the check reports of solutions and notebooks")
     ver.add_argument("solutions", type=Path)
     ver.add_argument("notebooks", type=Path)
+    grade = sub.add_parser("grade", help="run every learner notebook in DIR headless and report every verdict")
+    grade.add_argument("folder", type=Path, metavar="DIR", help="one folder per learner, or one learner's notebooks")
+    grade.add_argument("--out", type=Path, default=Path("build/gradebook"), help="where the reports go")
+    grade.add_argument("--time-limit", type=float, default=300, help="seconds per notebook (default 300)")
+    grade.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: CPU count)")
+    copy = sub.add_parser("copy-notebooks", help="copy the learner notebooks into DEST (e.g. a learner's home)")
+    copy.add_argument("destination", type=Path, metavar="DEST")
+    copy.add_argument("--overwrite", action="store_true", help="replace notebooks already there")
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return grade_command(args)
+    if args.command == "copy-notebooks":
+        copied, kept = copy_notebooks(args.destination, overwrite=args.overwrite)
+        print(f"{args.destination}: コピーしました {len(copied)} 冊"
+              + (f" / そのまま残しました {len(kept)} 冊 (上書きするには --overwrite)" if kept else ""))
+        return 0
 
     if args.command == "generate":
         stale = generate(ROOT / "solutions", ROOT / "notebooks", check=args.check)
