@@ -27,6 +27,18 @@ def verify_checks(solutions_report: Path, notebooks_report: Path) -> list[str]:
     return problems
 
 
+def unpassed_checks(path: Path, verdicts: list[dict]) -> list[str]:
+    """A solution must pass every check of its lesson (exercise ids start with the notebook's number)."""
+    lesson = path.name.split("_")[0]
+    expected = [id for id in load_all() if id.split(".")[0] == lesson]
+    seen = {v["exercise"]: v for v in verdicts}
+    problems = [f"FAIL {path}: {id} did not pass its check ({seen[id]['status']}"
+                + (f": {seen[id]['reason']}" if seen[id].get("reason") else "") + ")"
+                for id in expected if id in seen and seen[id]["status"] != "passed"]
+    problems += [f"FAIL {path}: {id} was not checked (its check cell is missing)" for id in expected if id not in seen]
+    return problems
+
+
 def grade_command(args) -> int:
     from labs.workbook.gradebook import STATUSES, WORDS, grade_class
 
@@ -77,10 +89,12 @@ def main(argv=None) -> int:
         print(f"{'stale' if args.check else 'regenerated'}: {len(stale)}")
         return 0
     if args.command == "execute":
+        problems = []
         for path in args.paths:
             print(f"executing {path}", flush=True)
-            execute(path)
-        return 0
+            problems += unpassed_checks(path, execute(path))
+        print(*problems, sep="\n")
+        return 1 if problems else 0
     problems = verify_checks(args.solutions, args.notebooks)
     print(*(problems or ["every solution passes its check; every learner stub does not"]), sep="\n")
     return 1 if problems else 0

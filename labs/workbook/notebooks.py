@@ -8,8 +8,11 @@
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -89,15 +92,19 @@ def generate(solutions: Path, notebooks: Path, check: bool = False) -> list[str]
     return stale
 
 
-def execute(path: Path, timeout: int = 600) -> None:
-    """Run a solution notebook top to bottom in a fresh kernel and save it with its outputs."""
+def execute(path: Path, timeout: int = 600) -> list[dict]:
+    """Run a solution notebook top to bottom in a fresh kernel and save it with its outputs.
+    Returns the verdicts its check cells reported (``{"exercise", "status", "reason"}`` each)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    with tempfile.TemporaryDirectory(prefix="labs-execute-") as scratch:
+        report = Path(scratch) / "checks.jsonl"
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client.execute(env={**os.environ, "LABS_CHECK_REPORT": str(report)})
+        verdicts = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
     path.write_text(render(normalise(nb, keep_outputs=True)), encoding="utf-8")
-
-
+    return verdicts
 
 
 def shipped_notebooks() -> Path:
