@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from labs.workbook.display import Verdict, show
+from labs.workbook.scratch import scratch
 
 
 class CheckFailed(AssertionError):
@@ -93,7 +94,8 @@ def evaluate(id: str, candidate: Any) -> Outcome:
 def check(id: str, candidate: Any) -> Any:
     """Check, show the verdict in Japanese, and return what later cells should use."""
     item = get(id)
-    outcome = evaluate(id, candidate)
+    with scratch():  # what the check creates for itself is gone afterwards (labs.workbook.scratch)
+        outcome = evaluate(id, candidate)
     report_verdict(id, outcome.status, outcome.reason)
     lines = {"passed": (),
              "not_implemented": ("(以降のセルは参照実装で続けます)",),
@@ -108,8 +110,8 @@ def report_verdict(id: str, status: str, reason: str = "") -> None:
     path = os.environ.get("LABS_CHECK_REPORT")
     if path:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"exercise": id, "status": status, "reason": reason},
-                                 ensure_ascii=False) + "\n")
+            row = {"exercise": id, "status": status} | ({"reason": reason} if reason else {})
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def expect(condition: bool, reason: str) -> None:

@@ -42,7 +42,7 @@ def test_check_reports_reasons_in_its_jsonl(tmp_path, monkeypatch, capsys):
         del REGISTRY["test.display"]
     rows = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
     assert rows == [{"exercise": "test.display", "status": "failed", "reason": "42 を返してください"},
-                    {"exercise": "test.display", "status": "passed", "reason": ""}]
+                    {"exercise": "test.display", "status": "passed"}]
     assert "❌ 不合格: 答えは 42\n   理由: 42 を返してください" in capsys.readouterr().out
 
 
