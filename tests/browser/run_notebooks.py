@@ -12,7 +12,8 @@ idle, runs all cells through the Run menu, and checks what a learner would see:
 * Japanese text drawn with a real font (the font Chromium used for it, and glyphs that
   differ from one another: tofu boxes all look the same);
 * JupyterLab in Japanese, as a learner gets it: the menus are clicked by their Japanese
-  names, and every menu item the prose names (「...」) is in the Kernel or Run menu;
+  names, and every menu or menu item the prose names (「...」) is in the menu bar or the
+  Kernel or Run menu;
 * a verdict badge per check cell, reading its word (合格 / 未実装), and no symbol (✅ ❌ ⏳)
   that this browser can only draw as an empty box;
 
@@ -380,6 +381,7 @@ def run_notebook(context, lab: Lab, relative: str, expected: Expected, screensho
         check(page, state, saved, expected, result)
         japanese_font(page, result.failures, result.notes)
         shown = [label.rstrip("…") for menu in (MENU["kernel"], MENU["run"]) for label in menu_labels(page, menu)]
+        shown += page.evaluate("() => [...document.querySelectorAll('.lm-MenuBar-itemLabel')].map(l => l.textContent.trim())")
         result.failures += [f"「{item}」 はメニューにありません" for item in expected.menu_items if item.rstrip("…") not in shown]
         result.notes += [f"ページのエラー: {e}" for e in page_errors[:3]]
     except Exception as error:  # a stuck or broken page is a failure of this notebook, not of the run
