@@ -51,8 +51,9 @@ RANK = {status: rank for rank, status in enumerate(reversed(STATUSES))}  # passe
 LESSON = re.compile(r"^(\d\d)_")
 # What the kernel must not inherit: each learner gets the in-process sandbox, never a shared
 # server or real AWS, and never the grader's own report file.
-DROPPED_ENV = ("LABS_ENDPOINT_URL", "LABS_REAL_AWS", "LABS_CHECK_REPORT", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-               "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+DROPPED_ENV = ("LABS_ENDPOINT_URL", "LABS_REAL_AWS", "LABS_CHECK_REPORT", "LABS_SANDBOX", "LABS_SANDBOX_URL",
+               "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+               "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 SETUP_TIMEOUT = 120  # seconds for the kernel's own start and the sandbox's, outside the learner's limit
 SETUP_CODE = "from labs import sandbox as _labs_sandbox\n_labs_sandbox.start()\ndel _labs_sandbox"
 
