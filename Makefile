@@ -1,49 +1,41 @@
 # Two commands:  make lab  (start the workbook)   make test  (run every test)
 # Both create .venv and install the pinned packages on first use; later runs reuse it.
+# They call workbook.py, which does the same without make: python workbook.py lab | test
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-NBVAL  := $(PY) -m pytest -q --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300
+NB     ?= solutions/*.ipynb
+OUT    ?= build/gradebook
 
-.PHONY: lab test unit notebooks check-sync solutions nbval doctor bench chaos test-browser clean reset
+.PHONY: lab test unit check-sync nbval notebooks solutions grade doctor reset bench chaos test-browser clean
 
-$(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required"'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name 'Python 3 (workbook)' >/dev/null
-	touch $(STAMP)
+$(STAMP): pyproject.toml constraints.txt workbook.py jupyter-config/overrides.d/event-driven-workbook.json
+	$(PYTHON) workbook.py --venv $(VENV) install
 
 lab: $(STAMP)
-	$(PY) -m labs doctor || true
-	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab  (Ctrl-C to stop)"
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser \
-		--notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(PYTHON) workbook.py --venv $(VENV) lab --port $(PORT)
 
-test: $(STAMP) unit check-sync nbval
+test: $(STAMP)
+	$(PYTHON) workbook.py --venv $(VENV) test
 
-unit: $(STAMP)
-	$(PY) -m pytest -q tests
+unit check-sync nbval: $(STAMP)
+	$(PYTHON) workbook.py --venv $(VENV) test $@
 
-# Learner notebooks are generated from solutions/; fail when they are out of step.
+# Learner notebooks are generated from solutions/; `make test` fails when they are out of step.
 notebooks: $(STAMP)
 	$(PY) -m labs.workbook generate
 
-check-sync: $(STAMP)
-	$(PY) -m labs.workbook generate --check
-
-# Re-execute the solutions in place (instructors, after editing one).
+# Re-execute solutions in place and fail, naming the exercise, when a check does not pass.
+# One notebook:  make solutions NB=solutions/03_dlq.ipynb
 solutions: $(STAMP)
-	$(PY) -m labs.workbook execute solutions/*.ipynb
+	$(PY) -m labs.workbook execute $(NB)
 
-nbval: $(STAMP)
-	rm -rf build/checks && mkdir -p build/checks
-	LABS_CHECK_REPORT=$(CURDIR)/build/checks/solutions.jsonl $(NBVAL) solutions
-	LABS_CHECK_REPORT=$(CURDIR)/build/checks/notebooks.jsonl $(NBVAL) --nbval-lax notebooks
-	$(PY) -m labs.workbook verify-checks build/checks/solutions.jsonl build/checks/notebooks.jsonl
+# Run every learner notebook under DIR headless and write the gradebook:  make grade DIR=submissions
+grade: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make grade DIR=<folder of learner notebooks> [OUT=build/gradebook]"; exit 2; }
+	$(PY) -m labs.workbook grade "$(DIR)" --out "$(OUT)"
 
 doctor: $(STAMP)
 	$(PY) -m labs doctor

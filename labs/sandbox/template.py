@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import re
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +29,10 @@ import boto3
 from labs import sandbox
 from labs.sandbox import provision
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+# At the root of a checkout (or an editable install); `pip install .` puts it under share/ (pyproject's data-files).
+TEMPLATE = next((path for path in (Path(__file__).resolve().parents[2] / "template.yaml",
+                                   Path(sysconfig.get_path("data"), "share", "event-driven-workbook", "template.yaml"))
+                 if path.exists()), Path(__file__).resolve().parents[2] / "template.yaml")
 PACKAGED_CODE = "s3://labs-packaged-code/lambda.zip"  # what `sam package` would put in CodeUri
 
 _SKIPPED_TYPES = {  # what the sandbox does not create, and why (shown to the learner)

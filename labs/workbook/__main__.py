@@ -1,4 +1,5 @@
-"""python -m labs.workbook generate [--check] | execute NB... | verify-checks SOLUTIONS NOTEBOOKS"""
+"""python -m labs.workbook generate [--check] | execute NB... | verify-checks SOLUTIONS NOTEBOOKS
+| grade DIR [--out OUT] | copy-notebooks DEST"""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 
 from labs.workbook.checks import load_all
-from labs.workbook.notebooks import execute, generate
+from labs.workbook.notebooks import copy_notebooks, execute, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,32 @@ def verify_checks(solutions_report: Path, notebooks_report: Path) -> list[str]:
     return problems
 
 
+def unpassed_checks(path: Path, verdicts: list[dict]) -> list[str]:
+    """A solution must pass every check of its lesson (exercise ids start with the notebook's number)."""
+    lesson = path.name.split("_")[0]
+    expected = [id for id in load_all() if id.split(".")[0] == lesson]
+    seen = {v["exercise"]: v for v in verdicts}
+    problems = [f"FAIL {path}: {id} did not pass its check ({seen[id]['status']}"
+                + (f": {seen[id]['reason']}" if seen[id].get("reason") else "") + ")"
+                for id in expected if id in seen and seen[id]["status"] != "passed"]
+    problems += [f"FAIL {path}: {id} was not checked (its check cell is missing)" for id in expected if id not in seen]
+    return problems
+
+
+def grade_command(args) -> int:
+    from labs.workbook.gradebook import STATUSES, WORDS, grade_class
+
+    if not args.folder.is_dir():
+        print(f"フォルダーがありません: {args.folder}", file=sys.stderr)
+        return 2
+    data = grade_class(args.folder, args.out, time_limit=args.time_limit, jobs=args.jobs)
+    counts = {s: sum(1 for g in data["grades"] if g["status"] == s) for s in STATUSES}
+    print(f"{len(data['learners'])} 人, ノートブック {len(data['notebooks'])} 冊: "
+          + ", ".join(f"{WORDS[s]} {n}" for s, n in counts.items()))
+    print(f"成績表: {(args.out / 'report.html').resolve()}  (CSV: results.csv, scores.csv / JSON: gradebook.json)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labs.workbook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,7 +63,23 @@ def main(argv=None) -> int:
     ver = sub.add_parser("verify-checks", help="compare the check reports of solutions and notebooks")
     ver.add_argument("solutions", type=Path)
     ver.add_argument("notebooks", type=Path)
+    grade = sub.add_parser("grade", help="run every learner notebook in DIR headless and report every verdict")
+    grade.add_argument("folder", type=Path, metavar="DIR", help="one folder per learner, or one learner's notebooks")
+    grade.add_argument("--out", type=Path, default=Path("build/gradebook"), help="where the reports go")
+    grade.add_argument("--time-limit", type=float, default=300, help="seconds per notebook (default 300)")
+    grade.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: CPU count)")
+    copy = sub.add_parser("copy-notebooks", help="copy the learner notebooks into DEST (e.g. a learner's home)")
+    copy.add_argument("destination", type=Path, metavar="DEST")
+    copy.add_argument("--overwrite", action="store_true", help="replace notebooks already there")
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return grade_command(args)
+    if args.command == "copy-notebooks":
+        copied, kept = copy_notebooks(args.destination, overwrite=args.overwrite)
+        print(f"{args.destination}: コピーしました {len(copied)} 冊"
+              + (f" / そのまま残しました {len(kept)} 冊 (上書きするには --overwrite)" if kept else ""))
+        return 0
 
     if args.command == "generate":
         stale = generate(ROOT / "solutions", ROOT / "notebooks", check=args.check)
@@ -46,10 +89,12 @@ def main(argv=None) -> int:
         print(f"{'stale' if args.check else 'regenerated'}: {len(stale)}")
         return 0
     if args.command == "execute":
+        problems = []
         for path in args.paths:
             print(f"executing {path}", flush=True)
-            execute(path)
-        return 0
+            problems += unpassed_checks(path, execute(path))
+        print(*problems, sep="\n")
+        return 1 if problems else 0
     problems = verify_checks(args.solutions, args.notebooks)
     print(*(problems or ["every solution passes its check; every learner stub does not"]), sep="\n")
     return 1 if problems else 0

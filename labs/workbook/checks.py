@@ -10,6 +10,7 @@ prints one of
 
     ✅ 合格 / ❌ 不合格 (with the reason) / ⏳ 未実装
 
+(a coloured badge with its word in a notebook; the text above elsewhere),
 and returns the learner's code when it passed, otherwise the reference implementation,
 so every later cell still runs. Every exercise also names answers known to be wrong:
 tests prove that the check rejects them and accepts the reference.
@@ -22,6 +23,9 @@ import os
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from labs.workbook.display import Verdict, show
+from labs.workbook.scratch import scratch
 
 
 class CheckFailed(AssertionError):
@@ -88,26 +92,26 @@ def evaluate(id: str, candidate: Any) -> Outcome:
 
 
 def check(id: str, candidate: Any) -> Any:
-    """Check, print the verdict in Japanese, and return what later cells should use."""
+    """Check, show the verdict in Japanese, and return what later cells should use."""
     item = get(id)
-    outcome = evaluate(id, candidate)
-    report_verdict(id, outcome.status)
-    if outcome.status == "passed":
-        print(f"✅ 合格: {item.title}")
-        return candidate
-    if outcome.status == "not_implemented":
-        print(f"⏳ 未実装: {item.title}\n   (以降のセルは参照実装で続けます)")
-    else:
-        print(f"❌ 不合格: {item.title}\n   理由: {outcome.reason}\n   (以降のセルは参照実装で続けます)")
-    return item.reference
+    with scratch():  # what the check creates for itself is gone afterwards (labs.workbook.scratch)
+        outcome = evaluate(id, candidate)
+    report_verdict(id, outcome.status, outcome.reason)
+    lines = {"passed": (),
+             "not_implemented": ("(以降のセルは参照実装で続けます)",),
+             "failed": (f"理由: {outcome.reason}", "(以降のセルは参照実装で続けます)")}[outcome.status]
+    show(Verdict(outcome.status, item.title, lines))
+    return candidate if outcome.status == "passed" else item.reference
 
 
-def report_verdict(id: str, status: str) -> None:
-    """Append the verdict to $LABS_CHECK_REPORT (make test proves both directions with it)."""
+def report_verdict(id: str, status: str, reason: str = "") -> None:
+    """Append the verdict to $LABS_CHECK_REPORT, one JSON line: ``make test`` proves both
+    directions with it and the gradebook reads the learners' reasons from it."""
     path = os.environ.get("LABS_CHECK_REPORT")
     if path:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"exercise": id, "status": status}) + "\n")
+            row = {"exercise": id, "status": status} | ({"reason": reason} if reason else {})
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def expect(condition: bool, reason: str) -> None:

@@ -8,6 +8,11 @@
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sysconfig
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -16,6 +21,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 STUB = ["# ここにコードを書いてください", "raise NotImplementedError()"]
 MARKDOWN_STUB = "*(ここに答えを書いてください)*"
+SHARE_NAME = "event-driven-workbook"  # pyproject.toml's data-files put the notebooks in share/<this>/
 
 
 class SolutionMarkerError(ValueError):
@@ -86,12 +92,44 @@ def generate(solutions: Path, notebooks: Path, check: bool = False) -> list[str]
     return stale
 
 
-def execute(path: Path, timeout: int = 600) -> None:
-    """Run a solution notebook top to bottom in a fresh kernel and save it with its outputs."""
+def execute(path: Path, timeout: int = 600) -> list[dict]:
+    """Run a solution notebook top to bottom in a fresh kernel and save it with its outputs.
+    Returns the verdicts its check cells reported (``{"exercise", "status", "reason"}`` each)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    with tempfile.TemporaryDirectory(prefix="labs-execute-") as scratch:
+        report = Path(scratch) / "checks.jsonl"
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client.execute(env={**os.environ, "LABS_CHECK_REPORT": str(report)})
+        verdicts = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
     path.write_text(render(normalise(nb, keep_outputs=True)), encoding="utf-8")
+    return verdicts
 
 
+def shipped_notebooks() -> Path:
+    """The learner notebooks as shipped: ``notebooks/`` of a checkout (or an editable install),
+    or the copy a plain ``pip install .`` puts under the environment's ``share/``."""
+    checkout = Path(__file__).resolve().parents[2] / "notebooks"
+    candidates = [checkout] + [Path(sysconfig.get_path("data", scheme)) / "share" / SHARE_NAME / "notebooks"
+                               for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user"))]
+    for folder in candidates:
+        if any(folder.glob("*.ipynb")):
+            return folder
+    raise FileNotFoundError("学習用ノートブックが見つかりません (探した場所: "
+                            + ", ".join(str(c) for c in candidates) + ")")
+
+
+def copy_notebooks(destination: Path, overwrite: bool = False) -> tuple[list[Path], list[Path]]:
+    """Copy the learner notebooks into ``destination`` (a learner's home, say).
+    A learner's own copy is never overwritten unless ``overwrite``. Returns (copied, kept)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    copied, kept = [], []
+    for source in sorted(shipped_notebooks().glob("*.ipynb")):
+        target = destination / source.name
+        if target.exists() and not overwrite:
+            kept.append(target)
+            continue
+        shutil.copyfile(source, target)
+        copied.append(target)
+    return copied, kept

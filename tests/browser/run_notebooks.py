@@ -11,8 +11,16 @@ idle, runs all cells through the Run menu, and checks what a learner would see:
 * every plot rendered as an image, as many as the solution shows;
 * Japanese text drawn with a real font (the font Chromium used for it, and glyphs that
   differ from one another: tofu boxes all look the same);
+* JupyterLab in Japanese, as a learner gets it: the menus are clicked by their Japanese
+  names, and every menu or menu item the prose names (「...」) is in the menu bar or the
+  Kernel or Run menu;
+* a verdict badge per check cell, reading its word (合格 / 未実装), and no symbol (✅ ❌ ⏳)
+  that this browser can only draw as an empty box;
 
-and saves a screenshot per notebook under ``build/screenshots/``. The notebooks run on a
+and, after the notebooks, grades a class of two with ``python -m labs.workbook grade`` and opens
+the gradebook's HTML report (table, badges, chart) as an instructor would.
+
+Saves a screenshot per notebook under ``build/screenshots/``. The notebooks run on a
 copy in a temporary folder, so the repository's files are never touched.
 
 Run as ``python tests/browser/run_notebooks.py [NOTEBOOK ...]``; not collected by pytest
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -68,6 +77,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The project's settings override (JupyterLab in Japanese), as the install puts it in the venv:
+# given to our server as its application settings, so the run sees what a learner sees.
+APP_SETTINGS = ROOT / "jupyter-config"
+# Main menus by the names a learner sees (the Japanese language pack).
+MENU = {"run": "実行", "file": "ファイル", "kernel": "カーネル"}
+UI_WORDS = ("カーネル", "セル", "すべて実行", "再起動", "保存", "メニュー")  # as tests/workbook/test_first_screen.py
+
+
 class Lab:
     """A JupyterLab server of our own on 127.0.0.1, serving a copy of the notebooks."""
 
@@ -92,6 +109,7 @@ class Lab:
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.work}", f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.app_settings_dir={APP_SETTINGS}",
             f"--LabApp.workspaces_dir={self.work / '.lab' / 'workspaces'}",
         ]
         if os.geteuid() == 0:
@@ -147,6 +165,9 @@ class Expected:
     code_cells: int  # code cells with source: each gets an execution count
     mermaid: int  # ```mermaid fences in markdown cells
     images: int  # plots the solution shows (image/png outputs saved in it)
+    checks: int  # check("...") calls: each shows a verdict badge
+    verdict: str  # what every badge must say: passed (a solution) or not_implemented (a learner copy)
+    menu_items: list[str]  # 「...」 menu items the prose names: each must be in JupyterLab's menus
 
 
 def expected_for(path: Path, solution: Path | None) -> Expected:
@@ -160,7 +181,11 @@ def expected_for(path: Path, solution: Path | None) -> Expected:
         solved = json.loads(solution.read_text(encoding="utf-8"))
         images = sum(1 for c in solved["cells"] if c["cell_type"] == "code"
                      for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
-    return Expected(code, mermaid, images)
+    checks = sum(len(re.findall(r"\bcheck\(\s*[\"']", source(c))) for c in cells if c["cell_type"] == "code")
+    learner_copy = solution is None or path.resolve() != solution.resolve()
+    menu_items = sorted({q for c in cells if c["cell_type"] == "markdown" for q in re.findall(r"「([^」]+)」", source(c))
+                         if any(word in q for word in UI_WORDS)})
+    return Expected(code, mermaid, images, checks, "not_implemented" if learner_copy else "passed", menu_items)
 
 
 @dataclass
@@ -212,7 +237,14 @@ INSPECT_JS = """async () => {
   const stderr = [...panel.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
     .map(text);
   const notYet = outputs.map(text).filter(t => t.includes('未実装')).length;
-  return {mermaid, images, unrendered, figuresAsText, stderr, notYet};
+  const verdicts = [...panel.querySelectorAll('.jp-OutputArea-output .labs-verdict')].map(v => {
+    const badge = v.querySelector('.labs-verdict-badge');
+    const box = badge ? badge.getBoundingClientRect() : {width: 0, height: 0};
+    return {status: v.getAttribute('data-verdict'), word: badge ? badge.textContent.trim() : '',
+            colour: badge ? getComputedStyle(badge).backgroundColor : '', width: box.width, height: box.height};
+  });
+  const emoji = outputs.map(text).filter(t => /[\u2705\u274c\u23f3]/.test(t)).map(t => t.slice(0, 80));
+  return {mermaid, images, unrendered, figuresAsText, stderr, notYet, verdicts, emoji};
 }"""
 
 # Tofu (no font has the glyph) draws the same box for every character: draw three different
@@ -229,6 +261,17 @@ GLYPHS_JS = """(selector) => {
     return canvas.toDataURL();
   });
   return {family: style.fontFamily, distinct: new Set(pictures).size, text: node.textContent.slice(0, 60)};
+}"""
+
+# The same test for a symbol: drawn in the output's font, does it differ from a character no
+# font has (U+10FFFD, private use)? If not, the learner sees an empty box.
+SYMBOL_JS = """(symbol) => {
+  const output = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output') || document.body;
+  const style = getComputedStyle(output);
+  const draw = ch => { const canvas = document.createElement('canvas'); canvas.width = 48; canvas.height = 48;
+    const ctx = canvas.getContext('2d'); ctx.font = `32px ${style.fontFamily}`; ctx.fillText(ch, 4, 36);
+    return canvas.toDataURL(); };
+  return draw(symbol) !== draw('\\u{10FFFD}');
 }"""
 
 JAPANESE_HEADING = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown :is(h1,h2,h3,p)"
@@ -281,6 +324,15 @@ def wait_idle(page, lab: Lab, timeout: float, settle: float = 1.0) -> dict:
     raise TimeoutError(f"{timeout:.0f} 秒待っても終わりません (状態: {state})")
 
 
+def menu_labels(page, menu: str) -> list[str]:
+    """The item names of a main menu, as shown (opened, read, closed)."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+    page.wait_for_selector(".lm-Menu .lm-Menu-itemLabel")
+    labels = page.evaluate("() => [...document.querySelectorAll('.lm-Menu .lm-Menu-itemLabel')].map(l => l.textContent.trim())")
+    page.keyboard.press("Escape")
+    return labels
+
+
 def run_menu(page, menu: str, *commands: str) -> None:
     """Open a main menu and click the item bound to one of ``commands`` (as a learner would)."""
     page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
@@ -316,7 +368,7 @@ def run_notebook(context, lab: Lab, relative: str, expected: Expected, screensho
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
         wait_idle(page, lab, timeout=90)
 
-        run_menu(page, "Run", "runmenu:run-all", "notebook:run-all-cells")
+        run_menu(page, MENU["run"], "runmenu:run-all", "notebook:run-all-cells")
         page.wait_for_function("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
                                    .some(p => /\\*|\\[\\d+\\]/.test(p.textContent))""", timeout=30_000)
         state = wait_idle(page, lab, timeout=RUN_TIMEOUT, settle=1.5)
@@ -324,10 +376,13 @@ def run_notebook(context, lab: Lab, relative: str, expected: Expected, screensho
 
         # Save the copy, so the kernel's own record of every output can be read back.
         before = copy.stat().st_mtime_ns
-        run_menu(page, "File", "docmanager:save")
+        run_menu(page, MENU["file"], "docmanager:save")
         saved = read_saved(copy, before)
         check(page, state, saved, expected, result)
         japanese_font(page, result.failures, result.notes)
+        shown = [label.rstrip("…") for menu in (MENU["kernel"], MENU["run"]) for label in menu_labels(page, menu)]
+        shown += page.evaluate("() => [...document.querySelectorAll('.lm-MenuBar-itemLabel')].map(l => l.textContent.trim())")
+        result.failures += [f"「{item}」 はメニューにありません" for item in expected.menu_items if item.rstrip("…") not in shown]
         result.notes += [f"ページのエラー: {e}" for e in page_errors[:3]]
     except Exception as error:  # a stuck or broken page is a failure of this notebook, not of the run
         result.failures.append(f"{type(error).__name__}: {str(error)[:300]}")
@@ -373,7 +428,21 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
         failures.append("読み込めないグラフ画像があります")
     failures += [f"グラフが画像でなく文字で出ています: {t[:80]}" for t in seen["figuresAsText"]]
 
-    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 未実装の報告 {seen['notYet']}")
+    verdicts = seen["verdicts"]
+    words = {"passed": "合格", "failed": "不合格", "not_implemented": "未実装"}
+    if len(verdicts) != expected.checks:
+        failures.append(f"判定バッジ {len(verdicts)} / {expected.checks}")
+    for verdict in verdicts:
+        if verdict["word"] != words.get(verdict["status"]) or verdict["width"] < 20 or verdict["height"] < 10:
+            failures.append(f"判定バッジが読めません: {verdict}")
+        elif verdict["status"] != expected.verdict:
+            failures.append(f"判定が {verdict['word']} です (期待: {words[expected.verdict]})")
+    if verdicts and len({v["colour"] for v in verdicts if v["status"] == verdicts[0]["status"]}) != 1:
+        failures.append("同じ判定のバッジの色が揃っていません")
+    for symbol in sorted({ch for t in seen["emoji"] for ch in t if ch in "\u2705\u274c\u23f3"}):
+        if not page.evaluate(SYMBOL_JS, symbol):
+            failures.append(f"記号 {symbol} (U+{ord(symbol):04X}) がこのブラウザでは空の四角になります: {seen['emoji'][0]!r}")
+    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 判定バッジ {len(verdicts)}, 未実装の報告 {seen['notYet']}")
     other = [t for t in seen["stderr"] if "Traceback" not in t and "missing from" not in t and "it/s" not in t
              and "%|" not in t]
     result.notes += [f"stderr: {t[:120]!r}" for t in other[:3]]
@@ -395,6 +464,51 @@ def screenshot(page, folder: Path, relative: str) -> str:
     except Exception as error:
         return f"(screenshot failed: {error})"
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+# --- the gradebook's report -------------------------------------------------------------------------
+
+GRADEBOOK_JS = """() => ({
+  title: document.title,
+  grades: [...document.querySelectorAll('#grades tr')].slice(1).map(r => [r.querySelector('th').textContent,
+          ...[...r.querySelectorAll('.badge')].map(b => b.textContent)]),
+  bars: [...document.querySelectorAll('svg rect')].filter(r => r.getBoundingClientRect().width > 0).length,
+  chart: (() => { const svg = document.querySelector('svg'); const box = svg ? svg.getBoundingClientRect() : null;
+                  return box ? box.width * box.height : 0; })(),
+})"""
+
+
+def gradebook_report(context, out: Path) -> Result:
+    """Grade a class of two (a solved and an untouched 00) and open the report as an instructor would."""
+    result = Result("gradebook/report.html")
+    started = time.monotonic()
+    report = out / "gradebook"
+    with tempfile.TemporaryDirectory(prefix="labs-class-") as tmp:
+        for learner, source in (("solved", "solutions"), ("untouched", "notebooks")):
+            (Path(tmp) / learner).mkdir()
+            shutil.copy2(ROOT / source / "00_introduction.ipynb", Path(tmp) / learner)
+        graded = subprocess.run([sys.executable, "-m", "labs.workbook", "grade", tmp, "--out", str(report)],
+                                cwd=ROOT, capture_output=True, text=True)
+    if graded.returncode:
+        result.failures.append(f"grade が失敗しました: {(graded.stdout + graded.stderr)[-300:]}")
+        return result
+    page = context.new_page()
+    try:
+        page.goto((report / "report.html").as_uri())
+        seen = page.evaluate(GRADEBOOK_JS)
+        if seen["grades"] != [["solved", "合格"], ["untouched", "未実装"]]:
+            result.failures.append(f"成績表の内容: {seen['grades']}")
+        if seen["bars"] < 2 or seen["chart"] < 1000:
+            result.failures.append(f"進み具合のグラフが描かれていません: {seen}")
+        glyphs = page.evaluate(GLYPHS_JS, "#grades .badge")
+        if not glyphs or glyphs["distinct"] < 3:
+            result.failures.append(f"バッジの日本語が豆腐になります: {glyphs}")
+        result.notes.append(f"{seen['title']}: {seen['grades']}, 棒 {seen['bars']}")
+    finally:
+        result.screenshot = screenshot(page, out, "gradebook/report.ipynb")
+        page.close()
+    result.seconds = time.monotonic() - started
+    return result
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -448,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
                             log(f"     ✗ {' '.join(line.split())[:400]}")  # one line each
                         for line in result.notes:
                             log(f"       {line}")
+                    if not args.notebooks:  # the whole run: also the instructor's gradebook
+                        result = gradebook_report(context, args.out)
+                        results.append(result)
+                        log(f"{'ok  ' if result.ok else 'FAIL'} {result.name:40} {result.seconds:5.1f}s  {result.screenshot}")
+                        for line in result.failures + result.notes:
+                            log(f"     {line}")
                 finally:
                     context.close()
         finally:
