@@ -15,9 +15,7 @@ tests/test_shapes.py validates each shape with aws-lambda-powertools' parser mod
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime
-
 
 
 def _lambda_message_attribute(value: dict) -> dict:
@@ -101,11 +99,3 @@ def stream_record(record: dict, stream_arn: str, region: str) -> dict:
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
-
-
-def json_body(text: str) -> dict:
-    """Parse a JSON message body; a clear error (in Japanese) when it is not JSON."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"メッセージ本文が JSON ではありません: {text[:80]!r} ({error.msg})") from error

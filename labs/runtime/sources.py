@@ -21,6 +21,7 @@ import json
 from typing import Callable
 
 from labs import sandbox
+from labs.course import envelopes
 from labs.runtime.delivery import ExactDelivery
 from labs.observe import recorder
 from labs.runtime import shapes
@@ -220,7 +221,7 @@ class AsyncSource(QueueSource):
         failed = set()
         for message in messages:  # Lambda invokes once per event
             try:
-                event = self.shape(shapes.json_body(message["Body"]))
+                event = self.shape(envelopes.sqs_body(message["Body"]))
             except ValueError as error:
                 call = Invocation(self.function_name, {}, error=error)
             except Exception as error:  # e.g. a raw body where an SNS envelope was expected

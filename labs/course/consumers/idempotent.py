@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from labs.course import aws
-from labs.course.consumers.sqs import unwrap
+from labs.course.envelopes import sns_message
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
 PROCESSED_TABLE = "processed-events"  # event_id -> when it was applied (conditional write)
@@ -49,7 +49,7 @@ YEN_PER_POINT = 100
 
 def order_event(body: str) -> dict:
     """The order event in an SQS body (raw, or inside an SNS envelope), checked."""
-    event = unwrap(body)
+    event = sns_message(body)
     if not isinstance(event, dict):
         raise ValueError(f"注文イベントが JSON オブジェクトではありません: {body[:80]!r}")
     missing = [k for k in ("event_id", "customer_id", "amount") if not event.get(k) and event.get(k) != 0]

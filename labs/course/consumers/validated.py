@@ -14,13 +14,13 @@ where someone can read why. Why it is invalid is logged field by field, in Japan
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
+from labs.course import envelopes
 from labs.course.schema import EventValidationError, OrderEvent, explain_validation_error
 
 logger = logging.getLogger(__name__)
@@ -46,15 +46,14 @@ def parse_record(record: dict, model: type[BaseModel] = OrderEvent) -> BaseModel
     Raises EventValidationError (Japanese, field by field) when it is not one.
     """
     try:
-        envelope = json.loads(record["body"])
-    except json.JSONDecodeError:
-        raise EventValidationError([f"(メッセージ本文): JSON として読めません (入力: {record['body'][:60]!r})"]) from None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
-        raise EventValidationError(["(メッセージ本文): EventBridge のイベントではありません (detail がありません)"])
-    try:
-        event = model.model_validate(envelope["detail"])
-    except ValidationError as error:
+        envelope = envelopes.loads(record["body"])
+        event = envelopes.eventbridge_detail(envelope, model)
+    except ValidationError as error:  # the detail is there, but not a valid order event
         raise EventValidationError(explain_validation_error(error)) from error
+    except envelopes.NotJsonError:
+        raise EventValidationError([f"(メッセージ本文): JSON として読めません (入力: {record['body'][:60]!r})"]) from None
+    except envelopes.EnvelopeError as error:
+        raise EventValidationError([f"(メッセージ本文): {error}"]) from None
     detail_type = envelope.get("detail-type")
     if detail_type != getattr(event, "event_type", detail_type):
         raise EventValidationError(
