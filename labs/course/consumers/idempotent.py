@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from labs.course import aws
+from labs.course.consumers.batch import partial_batch_response
 from labs.course.envelopes import sns_message
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
@@ -104,28 +105,16 @@ def award_points_once(event: dict) -> bool:
     return True
 
 
-def _each_record(event: dict, handle) -> dict:
-    """Run ``handle(body)`` per record; report failures so SQS retries only those."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            handle(record["body"])
-        except Exception as error:  # one bad record must not fail the whole batch
-            print(f"Error processing message {record['messageId']}: {error}")
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
-
-
 # --- the three handlers -------------------------------------------------------------------
 
 def naive_handler(event, context):
     """SQS -> Lambda without idempotency: a duplicate delivery adds the points twice."""
-    return _each_record(event, lambda body: award_points(order_event(body)))
+    return partial_batch_response(event, lambda record: award_points(order_event(record["body"])))
 
 
 def lambda_handler(event, context):
     """SQS -> Lambda, idempotent by a conditional write keyed on the event id."""
-    return _each_record(event, lambda body: award_points_once(order_event(body)))
+    return partial_batch_response(event, lambda record: award_points_once(order_event(record["body"])))
 
 
 # Powertools: the idempotency key is the event id in the body (JMESPath on the function's data).
