@@ -2,7 +2,7 @@
 
 Both receive, so both add to each message's ApproximateReceiveCount: use them on DLQs
 and on queues you own, not on a queue whose maxReceiveCount still counts for a consumer.
-Receive cost grows with depth in moto (MOTO_FACTS.md): keep the queues you look into shallow.
+moto's receive cost grows with queue depth (docs/MOTO_GAPS.md, SQS): keep the queues you look into shallow.
 """
 from __future__ import annotations
 

@@ -140,8 +140,8 @@ def ensure_subscription(
 ) -> str:
     """Subscribe a queue to a topic (once), with raw delivery and a filter policy if asked.
 
-    The settings go in with the subscription itself: a policy SNS rejects must not leave
-    behind an unfiltered subscription that receives everything.
+    The settings go in with the subscription itself: a policy SNS rejects leaves no
+    subscription behind (an unfiltered one would receive everything).
     """
     sns = sandbox.client("sns")
     endpoint = queue_arn(queue_url)
@@ -161,9 +161,6 @@ def ensure_subscription(
         for name, value in attributes.items():  # scope before policy: the policy is read in its scope
             sns.set_subscription_attributes(SubscriptionArn=existing[0], AttributeName=name, AttributeValue=value)
     except sns.exceptions.InvalidParameterException as error:
-        if not existing:  # moto keeps the subscription it rejected; AWS makes none
-            for arn in _subscriptions(topic_arn, endpoint):
-                sns.unsubscribe(SubscriptionArn=arn)
         raise ValueError(f"フィルターポリシーが不正です: {json.dumps(filter_policy, ensure_ascii=False)}\n"
                          f"  SNS の応答: {error.response['Error']['Message']}") from error
     return existing[0]
@@ -198,6 +195,27 @@ def ensure_table(
     if stream:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
     return ddb.create_table(**kwargs)["TableDescription"]["TableArn"]
+
+
+def recreate_table(name: str, key: str, *, stream: str | None = None) -> str:
+    """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
+    ddb = sandbox.client("dynamodb")
+    try:
+        ddb.delete_table(TableName=name)
+    except ddb.exceptions.ResourceNotFoundException:
+        pass
+    return ensure_table(name, key, stream=stream)
+
+
+def ensure_stream(name: str, shard_count: int = 2) -> str:
+    """A Kinesis data stream with ``shard_count`` shards, ACTIVE; returns its ARN."""
+    kinesis = sandbox.client("kinesis")
+    try:
+        kinesis.create_stream(StreamName=name, ShardCount=shard_count)
+    except kinesis.exceptions.ResourceInUseException:
+        pass  # already there
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """Where moto differs from AWS, mended: one module per gap family, applied once per process.
 
 Each module has an ``apply()`` that patches moto in place (in this process, or in the shared
-server's process) and names the docs/MOTO_GAPS.md row it mends. Mends patch moto's backends,
-not its responses, so every client (boto3, the AWS CLI through the server) sees the same AWS.
+server's process) and names the docs/MOTO_GAPS.md row it mends. Mends patch moto itself (its
+backends, or its handling of a whole API call), never a client, so every client (boto3, the AWS
+CLI through the server) sees the same AWS.
 """
 from __future__ import annotations
 
-from labs.sandbox.mends import eventbridge_envelope
+from labs.sandbox.mends import eventbridge_envelope, sns_subscribe, stepfunctions_logging
 
 _MENDS = (
     eventbridge_envelope,
+    sns_subscribe,
+    stepfunctions_logging,
 )
 _applied = False
 

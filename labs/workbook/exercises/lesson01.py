@@ -23,6 +23,7 @@ from labs.course.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPub
 from labs.runtime.context import LambdaContext
 from labs.observe.queues import drain
 from labs.workbook.checks import CheckFailed, exercise, expect
+from labs.workbook.lessons import lesson01
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
 
@@ -282,14 +283,14 @@ def _item(table: str, key: str, value: str) -> dict:
 @exercise("01.lambda_handler", "lambda_handler: detail-type で振り分け、未知の型はログに残す",
           reference=lambda_handler, wrong=(_seed_dispatcher, _everything_created, _silent_unknown, _swapped))
 def _check_dispatcher(candidate):
-    orders.ensure_order_tables()
+    lesson01.ensure_order_tables()
     sku, first, second = "CHK-SKU", "CHK-ORD-1", "CHK-ORD-2"
-    orders.restock({sku: 5})
+    lesson01.restock({sku: 5})
     context = LambdaContext("order-service")
     try:
         candidate(order_event("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
                                                "items": [{"productId": sku, "quantity": 2}]}), context)
-        stock = orders.inventory([sku])[sku]
+        stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCreated で在庫 2 個が予約されていません (在庫: {stock})")
         candidate(order_event("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"}), context)
@@ -301,7 +302,7 @@ def _check_dispatcher(candidate):
         candidate(order_event("OrderCancelled", {"orderId": second, "reason": "check"}), context)
         refund = _item(orders.REFUNDS_TABLE, "order_id", second)
         expect(bool(refund), "OrderCancelled で返金が記録されていません (refunds テーブル)")
-        stock = orders.inventory([sku])[sku]
+        stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCancelled で在庫が戻っていません (在庫: {stock}; available 3 / reserved 2 のはず)")
 
