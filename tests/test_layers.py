@@ -117,3 +117,59 @@ def test_a_bad_import_is_caught(module, source):
 ])
 def test_an_allowed_import_passes(module, source):
     assert violations(source, module) == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """labs module -> the labs modules it imports (each ``from X import Y`` as X.Y when Y is a module)."""
+    modules = {module_name(p): p for p in LABS.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        by_line: dict[int, set[str]] = {}
+        for line, imported in imported_modules(path.read_text(encoding="utf-8"), module, path.name == "__init__.py"):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]  # "labs.observe.recorder" -> the module labs.observe
+            by_line.setdefault(line, set()).add(imported)
+        targets = set()
+        for names in by_line.values():  # "from labs.runtime import shapes" imports labs.runtime.shapes
+            targets |= {n for n in names if not any(other.startswith(n + ".") for other in names)}
+        graph[module] = targets - {module, "labs", ""}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle, once each, as the modules in it (Tarjan's strongly connected components)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_among_labs_modules():
+    assert cycles(import_graph()) == []
+
+
+def test_a_cycle_is_found():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

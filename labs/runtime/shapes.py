@@ -54,6 +54,17 @@ def sqs_event(messages: list[dict], queue_arn: str, region: str) -> dict:
     return {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
 
 
+def rule_target_event(detail_type: str, detail: dict, *, source: str, account: str, region: str,
+                      time: datetime, event_id: str = "6a7e8feb-b491-4cf7-a9f1-bf3703467718") -> dict:
+    """An EventBridge event as a rule's target receives it, built by hand (for examples and checks).
+
+    The fields and their order are those of AWS's event structure:
+    https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
+    """
+    return {"version": "0", "id": event_id, "detail-type": detail_type, "source": source, "account": account,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region, "resources": [], "detail": detail}
+
+
 def eventbridge_event(delivered: dict) -> dict:
     """An EventBridge event as a Lambda target receives it: exactly what the rule delivered."""
     return delivered

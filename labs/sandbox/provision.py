@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from labs import sandbox
-from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC, ORDER_EVENT_TYPES, ORDER_SOURCE  # noqa: F401  (re-exported)
+from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC
 
 
 def ensure_bus(name: str) -> str:

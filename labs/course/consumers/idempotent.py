@@ -48,7 +48,7 @@ YEN_PER_POINT = 100
 
 # --- the event and the effect -----------------------------------------------------------
 
-def order_event(body: str) -> dict:
+def parse_order_event(body: str) -> dict:
     """The order event in an SQS body (raw, or inside an SNS envelope), checked."""
     event = sns_message(body)
     if not isinstance(event, dict):
@@ -109,12 +109,12 @@ def award_points_once(event: dict) -> bool:
 
 def naive_handler(event, context):
     """SQS -> Lambda without idempotency: a duplicate delivery adds the points twice."""
-    return partial_batch_response(event, lambda record: award_points(order_event(record["body"])))
+    return partial_batch_response(event, lambda record: award_points(parse_order_event(record["body"])))
 
 
 def lambda_handler(event, context):
     """SQS -> Lambda, idempotent by a conditional write keyed on the event id."""
-    return partial_batch_response(event, lambda record: award_points_once(order_event(record["body"])))
+    return partial_batch_response(event, lambda record: award_points_once(parse_order_event(record["body"])))
 
 
 # Powertools: the idempotency key is the event id in the body (JMESPath on the function's data).
@@ -144,7 +144,7 @@ def powertools_handler(event, context):
     IDEMPOTENCY_CONFIG.register_lambda_context(context)  # INPROGRESS expires with the invocation
     award = _award_points_idempotently()
     return process_partial_response(
-        event=event, record_handler=lambda record: award(order=order_event(record.body)),
+        event=event, record_handler=lambda record: award(order=parse_order_event(record.body)),
         processor=processor, context=context,
     )
 

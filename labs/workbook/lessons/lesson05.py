@@ -19,7 +19,7 @@ from labs import sandbox
 from labs.course.names import REGION
 from labs.course.patterns import choreography, cqrs, saga
 from labs.observe.items import table_rows
-from labs.runtime import LocalRuntime
+from labs.runtime import LocalRuntime, shapes
 from labs.sandbox import provision
 
 STOCK_TABLE = "stock"  # sku -> available: the inventory service's table, and the saga's
@@ -75,17 +75,9 @@ def wire_choreography(runtime, handlers: dict | None = None) -> None:
 
 def example_event(detail_type: str, detail: dict, service: str = "order") -> dict:
     """An EventBridge event of ``service`` as a rule's target receives it (for reading and for checks)."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": detail_type,
-        "source": choreography.SOURCES[service],
-        "account": sandbox.ACCOUNT_ID,
-        "time": datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    return shapes.rule_target_event(detail_type, detail, source=choreography.SOURCES[service],
+                                    account=sandbox.ACCOUNT_ID, region=REGION,
+                                    time=datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc))
 
 
 def event_chain(order_id: str) -> list[dict]:
