@@ -2,7 +2,7 @@
 
 moto stores and moves messages faithfully, but what it hands back is not always what
 Lambda would pass to your function. Every gap is mended here, in one place, and
-tests/test_shapes.py validates each shape with aws-lambda-powertools' parser models:
+tests/runtime/test_shapes.py validates each shape with aws-lambda-powertools' parser models:
 
 * SQS records: Lambda's camelCase keys, ``eventSource``/``eventSourceARN``/``awsRegion``,
   and message attributes as ``stringValue``/``dataType`` (boto3 says ``StringValue``).
