@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 
-from labs import sandbox
 from labs.sandbox import provision
 from labs.course import aws
 from labs.course.patterns import choreography, cqrs, saga
