@@ -11,6 +11,7 @@ from labs import sandbox
 from labs.course.names import REGION
 from labs.sandbox import provision
 from labs.course.consumers import idempotent
+from labs.course.consumers.batch import partial_batch_response
 from labs.runtime import LambdaContext
 from labs.workbook.checks import exercise, expect
 
@@ -20,27 +21,25 @@ from labs.workbook.checks import exercise, expect
 def _reference_idempotent_handler(event, context):
     """Conditional write of the event id first; the effect only when the write succeeded."""
     dynamodb = boto3.client("dynamodb")
-    failures = []
-    for record in event["Records"]:
+
+    def once(record):
+        order = idempotent.parse_order_event(record["body"])
         try:
-            order = idempotent.parse_order_event(record["body"])
-            try:
-                dynamodb.put_item(
-                    TableName=idempotent.PROCESSED_TABLE,
-                    Item={"event_id": {"S": order["event_id"]}},
-                    ConditionExpression="attribute_not_exists(event_id)",
-                )
-            except dynamodb.exceptions.ConditionalCheckFailedException:
-                continue  # processed before: a duplicate
-            try:
-                idempotent.award_points(order)
-            except Exception:
-                # let the retry apply it: forget that we "processed" it
-                dynamodb.delete_item(TableName=idempotent.PROCESSED_TABLE, Key={"event_id": {"S": order["event_id"]}})
-                raise
+            dynamodb.put_item(
+                TableName=idempotent.PROCESSED_TABLE,
+                Item={"event_id": {"S": order["event_id"]}},
+                ConditionExpression="attribute_not_exists(event_id)",
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return  # processed before: a duplicate
+        try:
+            idempotent.award_points(order)
         except Exception:
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+            # let the retry apply it: forget that we "processed" it
+            dynamodb.delete_item(TableName=idempotent.PROCESSED_TABLE, Key={"event_id": {"S": order["event_id"]}})
+            raise
+
+    return partial_batch_response(event, once)
 
 
 def _naive(event, context):
