@@ -11,9 +11,17 @@ from labs import sandbox
 from labs.observe import recorder
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_sandbox: a unit test of pure code; it gets no sandbox")
+
+
 @pytest.fixture(autouse=True)
-def fresh_sandbox():
-    """Each test starts with an empty in-process sandbox and an empty recorder."""
+def fresh_sandbox(request):
+    """Each test starts with an empty in-process sandbox and an empty recorder, except the
+    unit tests marked ``no_sandbox`` (pure code: they never start moto)."""
+    if request.node.get_closest_marker("no_sandbox"):
+        yield
+        return
     sandbox.start()
     sandbox.reset()
     recorder.clear()

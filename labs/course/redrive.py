@@ -25,13 +25,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from labs.course import aws
-from labs.observe import recorder
-from labs.observe.queues import peek  # noqa: F401  (part of this module's API: notebooks call redrive.peek)
 from labs.course.names import FAILED_MESSAGES_TABLE
-
-
-def _name(queue_url: str) -> str:
-    return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _arn(queue_url: str) -> str:
@@ -80,8 +74,6 @@ def move_messages(dlq_url: str, source_url: str) -> list[str]:
                 _release(dlq_url, batch[done:])  # the rest is visible again at once for the next run
                 raise
             moved.append(message["MessageId"])
-    if moved:
-        recorder.record("redrive", _name(dlq_url), _name(source_url), "ok", len(moved), "DLQ から移動", moved)
     return moved
 
 
@@ -150,8 +142,6 @@ def replay_failed_messages(dlq_url: str, source_url: str, table_name: str = FAIL
         _set_status(table, row["message_id"], ("redriving",), "resolved",
                     resolved_at=datetime.now(timezone.utc).isoformat(), redriven_as=sent["MessageId"])
         replayed.append(row["message_id"])
-    if replayed:
-        recorder.record("redrive", table_name, _name(source_url), "ok", len(replayed), "failed-messages から再送", replayed)
     return replayed
 
 

@@ -75,7 +75,7 @@ def drain(messages: int = 1000, depth: int = 20) -> DrainResult:
     """Drain ``messages`` through the runtime and through a bare loop, ``depth`` at a time.
 
     Queues are filled and drained in rounds of ``depth`` (moto's receive slows down with
-    queue depth, MOTO_FACTS.md), the two sides alternate round by round, and only the
+    queue depth, docs/MOTO_GAPS.md), the two sides alternate round by round, and only the
     draining is timed. Both sides do the same work per message (parse the JSON body).
     """
     from labs import sandbox

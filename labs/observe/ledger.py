@@ -23,7 +23,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from labs import sandbox
-from labs.course.consumers.sqs import unwrap
+from labs.course import envelopes
 from labs.observe import Table, recorder
 from labs.observe.queues import peek
 
@@ -66,12 +66,12 @@ class Ledger:
 def business_key(body: str, key: str) -> str | None:
     """The business key of a queued message: raw JSON, an SNS envelope or an EventBridge event."""
     try:
-        document = unwrap(body)
+        document = envelopes.sns_message(body)
         if isinstance(document, dict) and isinstance(document.get("detail"), dict):
-            document = document["detail"]
-        value = document.get(key) if isinstance(document, dict) else None
-    except ValueError:
+            document = envelopes.eventbridge_detail(document)
+    except envelopes.EnvelopeError:
         return None
+    value = document.get(key) if isinstance(document, dict) else None
     return str(value) if value is not None else None
 
 

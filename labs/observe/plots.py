@@ -64,6 +64,27 @@ def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", a
     return finish(ax, own)
 
 
+def queue_depths(samples, title: str = "キューの深さ", *, shade: tuple[float, float, str] | None = None, ax=None):
+    """How deep each queue was over time: ``samples`` = [(seconds, {queue: depth}), ...].
+
+    ``shade=(start, end, label)`` marks a stretch of time (an outage, say) behind the lines.
+    """
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    names = list(samples[0][1]) if samples else []
+    for name in names:
+        ax.step([t for t, _ in samples], [depths[name] for _, depths in samples], where="post", label=name, linewidth=2)
+    if shade is not None:
+        start, end, label = shade
+        ax.axvspan(start, end, color="tab:red", alpha=0.1, label=label)
+    ax.set_xlabel("経過時間 (秒)")
+    ax.set_ylabel("キューの深さ (件)")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return finish(ax, own)
+
+
 def finish(ax, own: bool):
     """Show a figure this module made (returning None); hand back an axis the caller gave."""
     ax.figure.tight_layout()

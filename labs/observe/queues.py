@@ -1,14 +1,24 @@
-"""Looking into a queue from the outside: peek (leave everything in place) or drain (take it all).
+"""Looking into a queue from the outside: its depth, peek (leave everything in place) or drain (take it all).
 
 Both receive, so both add to each message's ApproximateReceiveCount: use them on DLQs
 and on queues you own, not on a queue whose maxReceiveCount still counts for a consumer.
-Receive cost grows with depth in moto (MOTO_FACTS.md): keep the queues you look into shallow.
+moto's receive cost grows with queue depth (docs/MOTO_GAPS.md, SQS): keep the queues you look into shallow.
 """
 from __future__ import annotations
+
+import json
+from typing import Any, Callable
 
 from labs import sandbox
 
 _ALL = {"MessageAttributeNames": ["All"], "MessageSystemAttributeNames": ["All"]}
+
+
+def depth(queue_url: str) -> int:
+    """Messages in the queue: visible ones plus those in flight (received, not yet deleted)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sandbox.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
 
 
 def peek(queue_url: str) -> list[dict]:
@@ -34,3 +44,9 @@ def drain(queue_url: str) -> list[dict]:
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
     return taken
+
+
+def drain_bodies(queue_url: str, read: Callable[[str], Any] = json.loads) -> list:
+    """Every message body in the queue, in the order received, deleted from it; each body is
+    read by ``read`` (JSON; ``labs.course.envelopes.sns_message`` also opens SNS's envelope)."""
+    return [read(message["Body"]) for message in drain(queue_url)]

@@ -5,7 +5,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from labs.sandbox import ACCOUNT_ID, REGION
+from labs.course.names import REGION
+from labs.sandbox import ACCOUNT_ID
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 moto stores and moves messages faithfully, but what it hands back is not always what
 Lambda would pass to your function. Every gap is mended here, in one place, and
-tests/test_shapes.py validates each shape with aws-lambda-powertools' parser models:
+tests/runtime/test_shapes.py validates each shape with aws-lambda-powertools' parser models:
 
 * SQS records: Lambda's camelCase keys, ``eventSource``/``eventSourceARN``/``awsRegion``,
   and message attributes as ``stringValue`` *or* ``binaryValue`` (base64), never both, with
@@ -17,9 +17,7 @@ tests/test_shapes.py validates each shape with aws-lambda-powertools' parser mod
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime
-
 
 
 def _lambda_message_attribute(value: dict) -> dict:
@@ -56,6 +54,17 @@ def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
 
 def sqs_event(messages: list[dict], queue_arn: str, region: str) -> dict:
     return {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
+
+
+def rule_target_event(detail_type: str, detail: dict, *, source: str, account: str, region: str,
+                      time: datetime, event_id: str = "6a7e8feb-b491-4cf7-a9f1-bf3703467718") -> dict:
+    """An EventBridge event as a rule's target receives it, built by hand (for examples and checks).
+
+    The fields and their order are those of AWS's event structure:
+    https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
+    """
+    return {"version": "0", "id": event_id, "detail-type": detail_type, "source": source, "account": account,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region, "resources": [], "detail": detail}
 
 
 def eventbridge_event(delivered: dict) -> dict:
@@ -113,10 +122,3 @@ def _json_ready(value):
         return [_json_ready(v) for v in value]
     return value
 
-
-def json_body(text: str) -> dict:
-    """Parse a JSON message body; a clear error (in Japanese) when it is not JSON."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"メッセージ本文が JSON ではありません: {text[:80]!r} ({error.msg})") from error

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from labs import sandbox
 from labs.course.limits import SQS_MAX_RECEIVE_COUNT, SQS_MAX_VISIBILITY_TIMEOUT, require_within
+from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC
 from labs.sandbox import pattern_errors
-from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC, ORDER_EVENT_TYPES, ORDER_SOURCE  # noqa: F401  (re-exported)
 
 
 def ensure_bus(name: str) -> str:
@@ -217,6 +217,27 @@ def ensure_table(
         return ddb.create_table(**kwargs)["TableDescription"]["TableArn"]
     except ddb.exceptions.ResourceInUseException:  # made by someone else meanwhile
         return ddb.describe_table(TableName=name)["Table"]["TableArn"]
+
+
+def recreate_table(name: str, key: str, *, stream: str | None = None) -> str:
+    """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
+    ddb = sandbox.client("dynamodb")
+    try:
+        ddb.delete_table(TableName=name)
+    except ddb.exceptions.ResourceNotFoundException:
+        pass
+    return ensure_table(name, key, stream=stream)
+
+
+def ensure_stream(name: str, shard_count: int = 2) -> str:
+    """A Kinesis data stream with ``shard_count`` shards, ACTIVE; returns its ARN."""
+    kinesis = sandbox.client("kinesis")
+    try:
+        kinesis.create_stream(StreamName=name, ShardCount=shard_count)
+    except kinesis.exceptions.ResourceInUseException:
+        pass  # already there
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
 
 
 @dataclass

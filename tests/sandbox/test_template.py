@@ -15,13 +15,14 @@ import pytest
 
 from labs import sandbox
 from labs.course.consumers import dlq, idempotent, orders
-from labs.course.consumers.sqs import unwrap
+from labs.course.envelopes import sns_message
 from labs.runtime.sources import SqsSource
 from labs.course.patterns import cqrs, saga
 from labs.observe import recorder
 from labs.runtime import LocalRuntime
 from labs.sandbox import provision, template
 from labs.workbook.exercises import lesson02, lesson03
+from labs.workbook.lessons import lesson01, lesson05
 
 ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))  # the venv's console script
@@ -114,7 +115,7 @@ def test_an_order_flows_through_the_built_system_and_a_poison_message_ends_in_al
     stack = template.build(sam)
     runtime = LocalRuntime()
     template.wire(runtime, stack)
-    orders.restock({"SKU-A": 5})
+    lesson01.restock({"SKU-A": 5})
     alerts_inbox = provision.ensure_queue("test-alerts-inbox")
     provision.ensure_subscription(stack.ref("AlertsTopic"), alerts_inbox, raw=True)
     publish_order_event({"order_id": "ORD-T1", "customer_id": "C-1", "amount": 12000,
@@ -122,10 +123,10 @@ def test_an_order_flows_through_the_built_system_and_a_poison_message_ends_in_al
     publish_order_event({"order_id": "ORD-T2", "customer_id": "C-2", "amount": -500}, "OrderCreated")  # poison for points
     runtime.run_until_quiet()
 
-    assert orders.inventory(["SKU-A"]) == {"SKU-A": {"available": 3, "reserved": 2}}  # bus -> order-service
+    assert lesson01.inventory(["SKU-A"]) == {"SKU-A": {"available": 3, "reserved": 2}}  # bus -> order-service
     assert idempotent.points_of("C-1") == 120  # bus -> SNS fan-out -> points-queue -> points
     large = sandbox.client("sqs").receive_message(QueueUrl=stack.ref("LargeOrdersQueue"), MaxNumberOfMessages=10)
-    assert [unwrap(m["Body"])["order"]["order_id"] for m in large.get("Messages", [])] == ["ORD-T1"]  # SNS envelope
+    assert [sns_message(m["Body"])["order"]["order_id"] for m in large.get("Messages", [])] == ["ORD-T1"]  # SNS envelope
     moved = recorder.select(kind="dlq", target="points-dlq")
     assert len(moved) == 1
     alert = sandbox.client("sqs").receive_message(QueueUrl=alerts_inbox)["Messages"]
@@ -196,14 +197,14 @@ def lessons_provision() -> tuple[dict, dict]:
     large = provision.ensure_queue("large-orders-queue")  # lesson 02, section on body filter policies
     provision.ensure_subscription(seed.order_events_topic_arn, large, filter_policy=lesson02.large_order_policy(),
                                   filter_on_body=True)
-    orders.ensure_order_tables()  # lesson 01
-    cqrs.setup()  # lesson 05: orders with a stream, customer-summary
-    saga.provision()  # lesson 05: stock/payments/shipments, worker queues, the state machine
+    lesson01.ensure_order_tables()  # lesson 01
+    lesson05.setup_cqrs()  # lesson 05: orders with a stream, customer-summary
+    lesson05.provision_saga()  # lesson 05: stock/payments/shipments, worker queues, the state machine
     for name, key in idempotent.TABLES.items():  # lesson 06
         if name != idempotent.IDEMPOTENCY_TABLE:  # Powertools' table: the template's points function does not use it
             provision.ensure_table(name, key)
     runtime = LocalRuntime()
-    saga.wire(runtime)
+    lesson05.wire_saga_workers(runtime)
     return read_back(), runtime
 
 
@@ -251,7 +252,7 @@ def test_the_saga_definition_is_the_course_code_s_word_for_word(sam):
 def test_names_and_environment_match_the_course_code(cfn):
     functions = {r["Properties"]["FunctionName"]: r["Properties"] for r in cfn["Resources"].values()
                  if r["Type"] == "AWS::Lambda::Function"}
-    # The lessons' function names (runtime.on_queue(..., function_name=...) in the solutions and saga.wire).
+    # The lessons' function names (runtime.on_queue(..., function_name=...) in the solutions and lesson05.wire_saga_workers).
     assert {"order-service", "inventory", "points", "dlq-handler", "project_order"} <= set(functions)
     assert {q.replace("-requests", "_worker") for q in saga.WORKERS} <= set(functions)
     tables = {logical: r["Properties"]["TableName"] for logical, r in cfn["Resources"].items()

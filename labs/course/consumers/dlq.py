@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from botocore.exceptions import ClientError
 
 from labs.course import aws
+from labs.course.consumers.batch import partial_batch_response
 from labs.course.producers.sns import topic_arn
 from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE
 
@@ -34,23 +35,21 @@ def _table():
 
 def lambda_handler(event, context):
     """SQS (the DLQ) -> Lambda: save each message for review and alert, once per message."""
-    failures = []
-    for record in event["Records"]:
-        message_id = record["messageId"]
-        try:
-            receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
-            row = save_failed_message(message_id, record["body"], receive_count,
-                                      queue_arn=record.get("eventSourceARN", ""),
-                                      message_attributes=record.get("messageAttributes", {}))
-            if not row.get("alerted"):
-                send_alert(message_id, record["body"], receive_count)
-                _table().update_item(Key={"message_id": message_id}, UpdateExpression="SET alerted = :t",
-                                     ExpressionAttributeValues={":t": True})
-            print(f"DLQ message processed: {message_id}")
-        except Exception as error:  # keep the message in the DLQ and try again; the others go on
-            print(f"Error handling DLQ message {message_id}: {error}")
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+    return partial_batch_response(event, keep_and_alert)  # a failed one stays in the DLQ, tried again
+
+
+def keep_and_alert(record: dict) -> None:
+    """One DLQ message: the row first (so nothing is lost), then the alert, once."""
+    message_id = record["messageId"]
+    receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+    row = save_failed_message(message_id, record["body"], receive_count,
+                              queue_arn=record.get("eventSourceARN", ""),
+                              message_attributes=record.get("messageAttributes", {}))
+    if not row.get("alerted"):
+        send_alert(message_id, record["body"], receive_count)
+        _table().update_item(Key={"message_id": message_id}, UpdateExpression="SET alerted = :t",
+                             ExpressionAttributeValues={":t": True})
+    print(f"DLQ message processed: {message_id}")
 
 
 def send_alert(message_id: str, body: str, receive_count: int) -> dict:

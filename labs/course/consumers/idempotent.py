@@ -36,7 +36,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from labs.course import aws
-from labs.course.consumers.sqs import unwrap
+from labs.course.consumers.batch import partial_batch_response
+from labs.course.envelopes import sns_message
 
 POINTS_TABLE = "customer-points"  # customer_id -> points (the effect)
 PROCESSED_TABLE = "processed-events"  # event_id -> when it was applied (conditional write)
@@ -47,9 +48,9 @@ YEN_PER_POINT = 100
 
 # --- the event and the effect -----------------------------------------------------------
 
-def order_event(body: str) -> dict:
+def parse_order_event(body: str) -> dict:
     """The order event in an SQS body (raw, or inside an SNS envelope), checked."""
-    event = unwrap(body)
+    event = sns_message(body)
     if not isinstance(event, dict):
         raise ValueError(f"注文イベントが JSON オブジェクトではありません: {body[:80]!r}")
     missing = [k for k in ("event_id", "customer_id", "amount") if not event.get(k) and event.get(k) != 0]
@@ -104,28 +105,16 @@ def award_points_once(event: dict) -> bool:
     return True
 
 
-def _each_record(event: dict, handle) -> dict:
-    """Run ``handle(body)`` per record; report failures so SQS retries only those."""
-    failures = []
-    for record in event["Records"]:
-        try:
-            handle(record["body"])
-        except Exception as error:  # one bad record must not fail the whole batch
-            print(f"Error processing message {record['messageId']}: {error}")
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
-
-
 # --- the three handlers -------------------------------------------------------------------
 
 def naive_handler(event, context):
     """SQS -> Lambda without idempotency: a duplicate delivery adds the points twice."""
-    return _each_record(event, lambda body: award_points(order_event(body)))
+    return partial_batch_response(event, lambda record: award_points(parse_order_event(record["body"])))
 
 
 def lambda_handler(event, context):
     """SQS -> Lambda, idempotent by a conditional write keyed on the event id."""
-    return _each_record(event, lambda body: award_points_once(order_event(body)))
+    return partial_batch_response(event, lambda record: award_points_once(parse_order_event(record["body"])))
 
 
 # Powertools: the idempotency key is the event id in the body (JMESPath on the function's data).
@@ -155,7 +144,7 @@ def powertools_handler(event, context):
     IDEMPOTENCY_CONFIG.register_lambda_context(context)  # INPROGRESS expires with the invocation
     award = _award_points_idempotently()
     return process_partial_response(
-        event=event, record_handler=lambda record: award(order=order_event(record.body)),
+        event=event, record_handler=lambda record: award(order=parse_order_event(record.body)),
         processor=processor, context=context,
     )
 

@@ -145,30 +145,3 @@ def handle_order_cancelled(detail: dict) -> str:
             raise
         raise LookupError(f"注文 {order_id} は取り消せません (状態: {order['status']['S']})") from error
     return "refund recorded"
-
-
-# --- the workbook's stand-in for CloudFormation: tables and stock -----------------------
-
-def ensure_order_tables() -> None:
-    """Create the three tables this consumer writes to (idempotent)."""
-    from labs.sandbox.provision import ensure_table
-
-    ensure_table(INVENTORY_TABLE, "product_id")
-    ensure_table(ORDERS_TABLE, "order_id")
-    ensure_table(REFUNDS_TABLE, "order_id")
-
-
-def restock(stock: dict[str, int]) -> None:
-    """Set each product's available stock (and clear its reservations)."""
-    for product_id, quantity in stock.items():
-        aws.client("dynamodb").put_item(TableName=INVENTORY_TABLE, Item={
-            "product_id": {"S": product_id}, "available": {"N": str(quantity)}, "reserved": {"N": "0"}})
-
-
-def inventory(product_ids: list[str]) -> dict[str, dict[str, int]]:
-    """{product_id: {"available": n, "reserved": n}} for the given products."""
-    out = {}
-    for product_id in product_ids:
-        item = aws.client("dynamodb").get_item(TableName=INVENTORY_TABLE, Key={"product_id": {"S": product_id}}).get("Item", {})
-        out[product_id] = {k: int(item[k]["N"]) for k in ("available", "reserved") if k in item}
-    return out

@@ -8,36 +8,18 @@ Two versions that must give the same answer on the same batch:
 Fixed from the course text:
 
 * SNS envelopes are recognised by ``Type == "Notification"``, not by ``'Message' in message``,
-  which also fires on a domain message that happens to have a ``Message`` field.
+  which also fires on a domain message that happens to have a ``Message`` field
+  (``labs.course.envelopes.sns_message``).
 * On success it returns ``{"batchItemFailures": []}``. ``{"statusCode": 200}`` is an API
   Gateway answer; an SQS event source mapping ignores it. What tells SQS which messages to
   keep is ``batchItemFailures`` (and only when the mapping has ``ReportBatchItemFailures``).
 """
 from __future__ import annotations
 
-import json
-
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from labs.course.envelopes import sns_message
 from labs.course.names import ORDER_EVENT_TYPES as KNOWN_EVENT_TYPES
-
-
-def unwrap(body: str) -> dict:
-    """The domain message in an SQS body: inside an SNS envelope, or the body itself (raw delivery).
-
-    Raises ValueError (in Japanese) when the body, or the envelope's Message, is not JSON.
-    """
-    message = _json(body)
-    if isinstance(message, dict) and message.get("Type") == "Notification" and "TopicArn" in message:
-        return _json(message["Message"])  # SNS -> SQS without RawMessageDelivery
-    return message
-
-
-def _json(text: str):
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"メッセージ本文が JSON ではありません: {str(text)[:80]!r}") from error
 
 
 def process_message(message: dict) -> str:
@@ -58,7 +40,7 @@ def lambda_handler(event, context):
     failures = []
     for record in event["Records"]:
         try:
-            process_message(unwrap(record["body"]))
+            process_message(sns_message(record["body"]))
         except Exception as error:  # one bad record must not fail the whole batch
             print(f"Error processing message {record['messageId']}: {error}")
             failures.append({"itemIdentifier": record["messageId"]})
@@ -73,7 +55,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record) -> str:
-    return process_message(unwrap(record.body))
+    return process_message(sns_message(record.body))
 
 
 def powertools_handler(event, context):

@@ -14,13 +14,14 @@ where someone can read why. Why it is invalid is logged field by field, in Japan
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
+from labs.course import envelopes
+from labs.course.consumers.batch import partial_batch_response
 from labs.course.schema import EventValidationError, OrderEvent, explain_validation_error
 
 logger = logging.getLogger(__name__)
@@ -46,15 +47,14 @@ def parse_record(record: dict, model: type[BaseModel] = OrderEvent) -> BaseModel
     Raises EventValidationError (Japanese, field by field) when it is not one.
     """
     try:
-        envelope = json.loads(record["body"])
-    except json.JSONDecodeError:
-        raise EventValidationError([f"(メッセージ本文): JSON として読めません (入力: {record['body'][:60]!r})"]) from None
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
-        raise EventValidationError(["(メッセージ本文): EventBridge のイベントではありません (detail がありません)"])
-    try:
-        event = model.model_validate(envelope["detail"])
-    except ValidationError as error:
+        envelope = envelopes.loads(record["body"])
+        event = envelopes.eventbridge_detail(envelope, model)
+    except ValidationError as error:  # the detail is there, but not a valid order event
         raise EventValidationError(explain_validation_error(error)) from error
+    except envelopes.NotJsonError:
+        raise EventValidationError([f"(メッセージ本文): JSON として読めません (入力: {record['body'][:60]!r})"]) from None
+    except envelopes.EnvelopeError as error:
+        raise EventValidationError([f"(メッセージ本文): {error}"]) from None
     detail_type = envelope.get("detail-type")
     if detail_type != getattr(event, "event_type", detail_type):
         raise EventValidationError(
@@ -81,30 +81,25 @@ def make_handler(
     ``batchItemFailures``: retried, then moved to the DLQ by SQS. Never a crash.
     """
 
+    def handle_record(record: dict) -> None:
+        process(parse_record(record, model))
+
+    def tell(record: dict, error: Exception) -> None:
+        if not isinstance(error, EventValidationError):  # processing failed: retried alone
+            logger.exception("processing failed: %s", record["messageId"])
+            return
+        rejection = Rejection(record["messageId"], int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+                              error.problems, record["body"])
+        logger.warning("invalid event rejected: %s", rejection.describe())
+        if on_invalid is not None:
+            try:
+                on_invalid(rejection)
+            except Exception:  # a broken callback must not fail the valid records too
+                logger.exception("on_invalid failed for %s", record["messageId"])
+
     def lambda_handler(event: dict, context: Any) -> dict:
-        failures = []
-        for record in event["Records"]:
-            message_id = record["messageId"]
-            try:
-                order_event = parse_record(record, model)
-            except EventValidationError as error:
-                rejection = Rejection(message_id, int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)),
-                                      error.problems, record["body"])
-                logger.warning("invalid event rejected: %s", rejection.describe())
-                failures.append({"itemIdentifier": message_id})
-                if on_invalid is not None:
-                    try:
-                        on_invalid(rejection)
-                    except Exception:  # a broken callback must not fail the valid records too
-                        logger.exception("on_invalid failed for %s", message_id)
-                continue
-            try:
-                process(order_event)
-            except Exception:  # a failed record is retried alone, the others are done
-                logger.exception("processing failed: %s", message_id)
-                failures.append({"itemIdentifier": message_id})
-        # Always this shape: {'statusCode': 200} means nothing to an SQS event source.
-        return {"batchItemFailures": failures}
+        # Always {"batchItemFailures": [...]}: {'statusCode': 200} means nothing to an SQS event source.
+        return partial_batch_response(event, handle_record, on_failure=tell)
 
     return lambda_handler
 

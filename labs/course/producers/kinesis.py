@@ -39,20 +39,6 @@ class KinesisPublishError(Exception):
                          f"{first['ErrorCode']}: {first.get('ErrorMessage', '')}")
 
 
-def ensure_stream(name: str, shard_count: int = 2, *, kinesis=None) -> str:
-    """Create the stream if it does not exist, wait until it is ACTIVE, return its ARN.
-
-    (Provisioning, as labs.sandbox.provision does for queues and topics: safe to run again.)
-    """
-    kinesis = kinesis or aws.client("kinesis")
-    try:
-        kinesis.create_stream(StreamName=name, ShardCount=shard_count)
-    except kinesis.exceptions.ResourceInUseException:
-        pass  # already there
-    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
-
-
 def shards(stream: str, *, kinesis=None) -> list[dict]:
     """The stream's open shards: ``ShardId`` and ``HashKeyRange``."""
     kinesis = kinesis or aws.client("kinesis")

@@ -33,8 +33,8 @@ from labs.course.names import ORDERS_BUS, ORDER_SOURCE
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())  # a library logs; the application decides where to
 
-__all__ = ["EventRejectedError", "EventPublishError", "event_entry", "publish_event",
-           "publish_order_event", "ORDERS_BUS", "ORDER_SOURCE"]
+__all__ = ["EventRejectedError", "EventPublishError", "validated_event_entry", "publish_validated_event",
+           "publish_validated_order_event"]
 
 
 class EventRejectedError(EventValidationError):
@@ -54,7 +54,7 @@ def _validated(event: OrderEvent | dict[str, Any] | str | bytes, model: type[Bas
         raise EventRejectedError(explain_validation_error(error)) from error
 
 
-def event_entry(event: BaseModel, *, bus: str = ORDERS_BUS) -> dict:
+def validated_event_entry(event: BaseModel, *, bus: str = ORDERS_BUS) -> dict:
     """The ``put_events`` entry of a validated event: detail-type is its event_type."""
     return {
         "Source": ORDER_SOURCE,
@@ -64,7 +64,7 @@ def event_entry(event: BaseModel, *, bus: str = ORDERS_BUS) -> dict:
     }
 
 
-def publish_event(
+def publish_validated_event(
     event: OrderEvent | dict[str, Any] | str | bytes,
     *,
     model: type[BaseModel] = OrderEvent,
@@ -81,10 +81,10 @@ def publish_event(
     except EventRejectedError as error:
         logger.warning("%s", error)
         raise
-    return put_events_in_batches([event_entry(valid, bus=bus)], events=events)[0]
+    return put_events_in_batches([validated_event_entry(valid, bus=bus)], events=events)[0]
 
 
-def publish_order_event(
+def publish_validated_order_event(
     order: dict[str, Any],
     event_type: EventType | str = EventType.ORDER_CREATED,
     *,
@@ -100,5 +100,5 @@ def publish_order_event(
                     else [f"event_type: {', '.join(t.value for t in EventType)} のいずれかが必要です (入力: {event_type!r})"])
         logger.warning("order %s rejected: %s", order.get("order_id"), problems)
         raise EventRejectedError(problems) from error
-    publish_event(event, bus=bus, events=events)
+    publish_validated_event(event, bus=bus, events=events)
     return event

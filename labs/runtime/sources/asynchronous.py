@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from labs.course import envelopes
 from labs.observe import recorder
 from labs.runtime import recursion, shapes
 from labs.runtime.destinations import AsyncConfig
@@ -60,7 +61,7 @@ class AsyncSource(QueueSource):
 
     def _invoke(self, message: dict, request_id: str):
         try:
-            event = self.shape(shapes.json_body(message["Body"]))
+            event = self.shape(envelopes.sqs_body(message["Body"]))
         except ValueError as error:
             return message["Body"], Invocation(self.function_name, {}, error=error)
         except Exception as error:  # e.g. a raw body where an SNS envelope was expected

@@ -1,8 +1,9 @@
 """Where moto differs from AWS, mended: one module per gap family, applied once per process.
 
 Each module has an ``apply()`` that patches moto in place (in this process, or in the shared
-server's process) and names the docs/MOTO_GAPS.md row it mends. Mends patch moto's backends,
-not its responses, so every client (boto3, the AWS CLI through the server) sees the same AWS.
+server's process) and names the docs/MOTO_GAPS.md row it mends. Mends patch moto itself (its
+backends, or its handling of a whole API call), never a client, so every client (boto3, the AWS
+CLI through the server) sees the same AWS.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from labs.sandbox.mends import (
     sns_filter_policies,
     sqs_inputs,
     sqs_queue_depth,
+    stepfunctions_logging,
 )
 
 _MENDS = (
@@ -26,6 +28,7 @@ _MENDS = (
     sqs_queue_depth,
     sns_envelope,
     dynamodb_streams,
+    stepfunctions_logging,
 )
 _applied = False
 

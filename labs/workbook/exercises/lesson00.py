@@ -2,6 +2,7 @@
 import json
 
 from labs import sandbox
+from labs.course.names import ORDER_SOURCE, ORDERS_BUS
 from labs.sandbox import provision
 from labs.workbook.checks import exercise, expect
 
@@ -11,10 +12,10 @@ SAMPLE_ORDER = {"order_id": "ORD-001", "customer_id": "CUST-001", "amount": 1200
 def order_created_entry(order: dict) -> dict:
     """The put_events entry announcing that ``order`` was created on orders-bus."""
     return {
-        "Source": provision.ORDER_SOURCE,
+        "Source": ORDER_SOURCE,
         "DetailType": "OrderCreated",
         "Detail": json.dumps({"orderId": order["order_id"], "customerId": order["customer_id"], "amount": order["amount"]}),
-        "EventBusName": provision.ORDERS_BUS,
+        "EventBusName": ORDERS_BUS,
     }
 
 
@@ -42,13 +43,13 @@ def check_order_created_entry(candidate):
     expect(isinstance(entry["Detail"], str), "Detail は JSON 文字列にします (json.dumps)。dict のままでは送れません")
     detail = json.loads(entry["Detail"])
     expect(detail.get("orderId") == "ORD-001", f"Detail に orderId がありません: {detail}")
-    expect(entry["Source"] == provision.ORDER_SOURCE, f"Source は {provision.ORDER_SOURCE!r} です (指定値: {entry['Source']!r})")
+    expect(entry["Source"] == ORDER_SOURCE, f"Source は {ORDER_SOURCE!r} です (指定値: {entry['Source']!r})")
     expect(entry["DetailType"] == "OrderCreated", f"DetailType は 'OrderCreated' です (指定値: {entry['DetailType']!r})")
     # Finally, send it for real: the bus must accept it and the rule must route it.
-    provision.ensure_bus(provision.ORDERS_BUS)
+    provision.ensure_bus(ORDERS_BUS)
     queue = provision.ensure_queue("warmup-check")
-    provision.ensure_rule(provision.ORDERS_BUS, "warmup-check",
-                          event_pattern={"source": [provision.ORDER_SOURCE], "detail-type": ["OrderCreated"]},
+    provision.ensure_rule(ORDERS_BUS, "warmup-check",
+                          event_pattern={"source": [ORDER_SOURCE], "detail-type": ["OrderCreated"]},
                           queue_url=queue)
     response = sandbox.client("events").put_events(Entries=[entry])
     expect(response["FailedEntryCount"] == 0, f"put_events が失敗しました: {response['Entries']}")

@@ -19,10 +19,13 @@ from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import orders
 from labs.course.producers import eventbridge
-from labs.course.producers.eventbridge import ORDER_SOURCE, ORDERS_BUS, EventPublishError
+from labs.course.names import ORDER_EVENT_TYPES, ORDER_SOURCE, ORDERS_BUS, REGION
+from labs.course.producers.eventbridge import EventPublishError
+from labs.runtime import shapes
 from labs.runtime.context import LambdaContext
 from labs.observe.queues import drain
 from labs.workbook.checks import CheckFailed, exercise, expect
+from labs.workbook.lessons import lesson01
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
 
@@ -146,7 +149,7 @@ def _seed_producer(order, event_type, *, events=None):
 
 
 def _ignores_failures(order, event_type, *, events=None):
-    if event_type not in eventbridge.ORDER_EVENT_TYPES:
+    if event_type not in ORDER_EVENT_TYPES:
         raise ValueError(event_type)
     events = events or sandbox.client("events")
     response = events.put_events(Entries=[eventbridge.order_event_entry(order, event_type)])
@@ -154,7 +157,7 @@ def _ignores_failures(order, event_type, *, events=None):
 
 
 def _generic_error(order, event_type, *, events=None):
-    if event_type not in eventbridge.ORDER_EVENT_TYPES:
+    if event_type not in ORDER_EVENT_TYPES:
         raise ValueError(event_type)
     events = events or sandbox.client("events")
     response = events.put_events(Entries=[eventbridge.order_event_entry(order, event_type)])
@@ -258,12 +261,11 @@ def _swapped(event, context):
     return handler(event["detail"])
 
 
-def order_event(detail_type: str, detail: dict) -> dict:
-    """An EventBridge event exactly as a rule's Lambda target receives it."""
-    return {"version": "0", "id": "00000000-0000-4000-8000-000000000001", "detail-type": detail_type,
-            "source": ORDER_SOURCE, "account": sandbox.ACCOUNT_ID,
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": sandbox.REGION,
-            "resources": [], "detail": detail}
+def delivered_order_event(detail_type: str, detail: dict) -> dict:
+    """An order event exactly as the order service's rule hands it to its Lambda target."""
+    return shapes.rule_target_event(detail_type, detail, source=ORDER_SOURCE, account=sandbox.ACCOUNT_ID,
+                                    region=REGION, time=datetime.now(timezone.utc),
+                                    event_id="00000000-0000-4000-8000-000000000001")
 
 
 class _Captured(logging.Handler):
@@ -282,26 +284,26 @@ def _item(table: str, key: str, value: str) -> dict:
 @exercise("01.lambda_handler", "lambda_handler: detail-type で振り分け、未知の型はログに残す",
           reference=lambda_handler, wrong=(_seed_dispatcher, _everything_created, _silent_unknown, _swapped))
 def _check_dispatcher(candidate):
-    orders.ensure_order_tables()
+    lesson01.ensure_order_tables()
     sku, first, second = "CHK-SKU", "CHK-ORD-1", "CHK-ORD-2"
-    orders.restock({sku: 5})
+    lesson01.restock({sku: 5})
     context = LambdaContext("order-service")
     try:
-        candidate(order_event("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
+        candidate(delivered_order_event("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
                                                "items": [{"productId": sku, "quantity": 2}]}), context)
-        stock = orders.inventory([sku])[sku]
+        stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCreated で在庫 2 個が予約されていません (在庫: {stock})")
-        candidate(order_event("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"}), context)
+        candidate(delivered_order_event("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"}), context)
         order = _item(orders.ORDERS_TABLE, "order_id", first)
         expect(order.get("status", {}).get("S") == "SHIPPED" and order.get("tracking_number", {}).get("S") == "TRK-CHK",
                f"OrderShipped で追跡番号が記録されていません (注文: {order.get('status', {}).get('S')})")
-        candidate(order_event("OrderCreated", {"orderId": second, "customerId": "C", "amount": 300,
+        candidate(delivered_order_event("OrderCreated", {"orderId": second, "customerId": "C", "amount": 300,
                                                "items": [{"productId": sku, "quantity": 1}]}), context)
-        candidate(order_event("OrderCancelled", {"orderId": second, "reason": "check"}), context)
+        candidate(delivered_order_event("OrderCancelled", {"orderId": second, "reason": "check"}), context)
         refund = _item(orders.REFUNDS_TABLE, "order_id", second)
         expect(bool(refund), "OrderCancelled で返金が記録されていません (refunds テーブル)")
-        stock = orders.inventory([sku])[sku]
+        stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCancelled で在庫が戻っていません (在庫: {stock}; available 3 / reserved 2 のはず)")
 
@@ -310,7 +312,7 @@ def _check_dispatcher(candidate):
         root.addHandler(captured)
         try:
             with contextlib.redirect_stdout(out):
-                candidate(order_event("OrderReturned", {"orderId": "CHK-ORD-3"}), context)
+                candidate(delivered_order_event("OrderReturned", {"orderId": "CHK-ORD-3"}), context)
         except Exception as error:
             raise CheckFailed(f"未知の detail-type 'OrderReturned' で例外 {type(error).__name__}: {error} "
                                  "が出ました。ログに残して無視してください") from None

@@ -6,6 +6,7 @@ import json
 from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import sqs as consumer
+from labs.course.envelopes import sns_message
 from labs.course.producers import sns as producer
 from labs.observe.queues import drain
 from labs.workbook.checks import expect, exercise
@@ -149,7 +150,7 @@ def _seed_lambda_handler(event, context):
 
 def _raises_on_first_failure(event, context):
     for record in event["Records"]:
-        consumer.process_message(consumer.unwrap(record["body"]))
+        consumer.process_message(sns_message(record["body"]))
     return {"batchItemFailures": []}
 
 

@@ -12,10 +12,11 @@ import contextlib
 import json
 import os
 
-from labs import sandbox
 from labs.sandbox import provision
 from labs.course import aws
-from labs.course.patterns import choreography, cqrs, saga, table_rows
+from labs.course.patterns import choreography, cqrs, saga
+from labs.observe.items import table_rows
+from labs.workbook.lessons import lesson05
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
 from labs.observe.queues import drain
@@ -64,7 +65,7 @@ def _check_bus():
 def _reserved(amount: int) -> dict:
     order = {"order_id": f"check-{amount}", "customer_id": "check-customer",
              "items": [{"sku": "CHECK-SKU", "quantity": 2}], "amount": amount}
-    return choreography.example_event("StockReserved", order, service="inventory")
+    return lesson05.example_event("StockReserved", order, service="inventory")
 
 
 def _published_after(candidate, event, captured) -> list[dict]:
@@ -148,19 +149,19 @@ def _refund_never_answers(event, context):
           wrong=(_refund_only_answers, _refund_reports_failure, _refund_never_answers))
 def _(candidate):
     _probe_stub(candidate)
-    arn = saga.provision()
+    arn = lesson05.provision_saga()
     _forget_check_order()
-    saga.put_stock({CHECK_ORDER["sku"]: CHECK_STOCK})
+    lesson05.fill_stock({CHECK_ORDER["sku"]: CHECK_STOCK})
     runtime = LocalRuntime()
-    saga.wire(runtime, {saga.REFUND_QUEUE: candidate})
+    lesson05.wire_saga_workers(runtime, {saga.REFUND_QUEUE: candidate})
     try:
         try:
-            execution = saga.run(runtime, arn, CHECK_ORDER, timeout=2.0)
-        except saga.WorkerFailed as failure:
+            execution = lesson05.run_saga(runtime, arn, CHECK_ORDER, timeout=2.0)
+        except lesson05.WorkerFailed as failure:
             if isinstance(failure.error, NotImplementedError):
                 raise NotImplementedError from failure
             expect(False, str(failure))
-        except saga.SagaTimeout:
+        except lesson05.SagaTimeout:
             expect(False, "RefundPayment が終わりません: 処理のあと send_task_success でタスクトークンに応答してください")
         expect(execution.states[:4] == ["ReserveStock", "ChargePayment", "ShipOrder", "RefundPayment"],
                f"想定外のステートを通りました: {execution.states}")
@@ -237,9 +238,8 @@ CQRS_STEPS = [
 def _(candidate):
     _probe_stub(candidate)
     provision.ensure_table(cqrs.SUMMARY_TABLE, "customer_id")
-    from labs.course.patterns import recreate_table
 
-    recreate_table(CHECK_ORDERS_TABLE, "order_id", stream="NEW_AND_OLD_IMAGES")
+    provision.recreate_table(CHECK_ORDERS_TABLE, "order_id", stream="NEW_AND_OLD_IMAGES")
     _forget_check_customers()
     runtime = LocalRuntime()
     runtime.on_stream(CHECK_ORDERS_TABLE, candidate, function_name="project_order", max_retry_attempts=0)

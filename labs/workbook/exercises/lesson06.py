@@ -8,8 +8,10 @@ import uuid
 import boto3
 
 from labs import sandbox
+from labs.course.names import REGION
 from labs.sandbox import provision
 from labs.course.consumers import idempotent
+from labs.course.consumers.batch import partial_batch_response
 from labs.runtime import LambdaContext
 from labs.workbook.checks import exercise, expect
 
@@ -19,27 +21,25 @@ from labs.workbook.checks import exercise, expect
 def _reference_idempotent_handler(event, context):
     """Conditional write of the event id first; the effect only when the write succeeded."""
     dynamodb = boto3.client("dynamodb")
-    failures = []
-    for record in event["Records"]:
+
+    def once(record):
+        order = idempotent.parse_order_event(record["body"])
         try:
-            order = idempotent.order_event(record["body"])
-            try:
-                dynamodb.put_item(
-                    TableName=idempotent.PROCESSED_TABLE,
-                    Item={"event_id": {"S": order["event_id"]}},
-                    ConditionExpression="attribute_not_exists(event_id)",
-                )
-            except dynamodb.exceptions.ConditionalCheckFailedException:
-                continue  # processed before: a duplicate
-            try:
-                idempotent.award_points(order)
-            except Exception:
-                # let the retry apply it: forget that we "processed" it
-                dynamodb.delete_item(TableName=idempotent.PROCESSED_TABLE, Key={"event_id": {"S": order["event_id"]}})
-                raise
+            dynamodb.put_item(
+                TableName=idempotent.PROCESSED_TABLE,
+                Item={"event_id": {"S": order["event_id"]}},
+                ConditionExpression="attribute_not_exists(event_id)",
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return  # processed before: a duplicate
+        try:
+            idempotent.award_points(order)
         except Exception:
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+            # let the retry apply it: forget that we "processed" it
+            dynamodb.delete_item(TableName=idempotent.PROCESSED_TABLE, Key={"event_id": {"S": order["event_id"]}})
+            raise
+
+    return partial_batch_response(event, once)
 
 
 def _naive(event, context):
@@ -55,7 +55,7 @@ def _keyed_on_message_id(event, context):
                               ConditionExpression="attribute_not_exists(event_id)")
         except dynamodb.exceptions.ConditionalCheckFailedException:
             continue
-        idempotent.award_points(idempotent.order_event(record["body"]))
+        idempotent.award_points(idempotent.parse_order_event(record["body"]))
     return {"batchItemFailures": []}
 
 
@@ -63,7 +63,7 @@ def _swallows_errors(event, context):
     """Idempotent, but a broken message is silently dropped instead of retried."""
     for record in event["Records"]:
         try:
-            idempotent.award_points_once(idempotent.order_event(record["body"]))
+            idempotent.award_points_once(idempotent.parse_order_event(record["body"]))
         except Exception:
             pass
     return {"batchItemFailures": []}
@@ -74,7 +74,7 @@ def _duplicates_as_failures(event, context):
     failures = []
     for record in event["Records"]:
         try:
-            if not idempotent.award_points_once(idempotent.order_event(record["body"])):
+            if not idempotent.award_points_once(idempotent.parse_order_event(record["body"])):
                 failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             failures.append({"itemIdentifier": record["messageId"]})
@@ -84,7 +84,7 @@ def _duplicates_as_failures(event, context):
 def _records_but_never_applies(event, context):
     dynamodb = boto3.client("dynamodb")
     for record in event["Records"]:
-        order = idempotent.order_event(record["body"])
+        order = idempotent.parse_order_event(record["body"])
         dynamodb.put_item(TableName=idempotent.PROCESSED_TABLE, Item={"event_id": {"S": order["event_id"]}})
     return {"batchItemFailures": []}
 
@@ -93,8 +93,8 @@ def _record(message_id: str, body) -> dict:
     return {"messageId": message_id, "receiptHandle": f"rh-{message_id}",
             "body": body if isinstance(body, str) else json.dumps(body),
             "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-            "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{sandbox.REGION}:{sandbox.ACCOUNT_ID}:check-06",
-            "awsRegion": sandbox.REGION}
+            "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{REGION}:{sandbox.ACCOUNT_ID}:check-06",
+            "awsRegion": REGION}
 
 
 def _failures(result) -> list:

@@ -13,6 +13,8 @@ from labs.course.schema import OrderEvent
 from labs.course.schema_catalog import load_schema
 from labs.course.schema_compat import Change, CompatibilityReport, check_compatibility
 
+pytestmark = pytest.mark.no_sandbox  # pure code: no moto, no sandbox
+
 
 class Item(BaseModel):
     product_id: str

@@ -22,6 +22,8 @@ from labs.course.schema import (
     validate_event_or_explain,
 )
 
+pytestmark = pytest.mark.no_sandbox  # pure code: no moto, no sandbox
+
 ORDER = {
     "order_id": "ORD-001",
     "customer_id": "CUST-001",

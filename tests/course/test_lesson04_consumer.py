@@ -7,8 +7,9 @@ from pydantic import Field
 from labs import sandbox
 from labs.course.consumers.validated import Rejection, make_handler, parse_record
 from labs.observe import recorder
-from labs.course.producers.validated import publish_event, publish_order_event
-from labs.sandbox.provision import ORDERS_BUS, ensure_bus, ensure_queue, ensure_rule
+from labs.course.producers.validated import publish_validated_event, publish_validated_order_event
+from labs.course.names import ORDERS_BUS
+from labs.sandbox.provision import ensure_bus, ensure_queue, ensure_rule
 from labs.runtime import LocalRuntime
 from labs.course.schema import EventValidationError, OrderEvent, OrderEventV2, create_order_event
 
@@ -116,7 +117,7 @@ def test_invalid_events_are_logged_in_japanese(caplog):
 # --- in the sandbox: rule -> queue -> handler -> DLQ ----------------------------------------
 
 def test_invalid_event_ends_in_the_dlq_after_max_receive_count(wired):
-    publish_order_event(ORDER)
+    publish_validated_order_event(ORDER)
     put_unchecked(raw_event(total_amount=999))
     processed, rejections = run(wired)
 
@@ -136,18 +137,18 @@ def test_invalid_event_ends_in_the_dlq_after_max_receive_count(wired):
 
 def test_a_rejected_producer_event_never_reaches_the_consumer(wired):
     with pytest.raises(EventValidationError):
-        publish_order_event({**ORDER, "total_amount": 1})
+        publish_validated_order_event({**ORDER, "total_amount": 1})
     processed, rejections = run(wired)
     assert processed == [] and rejections == [] and recorder.select(kind="invoke") == []
     assert dlq_bodies() == []
 
 
 def test_old_consumer_reads_new_events_and_new_consumer_reads_old_ones(wired):
-    publish_event({**raw_event(), "currency": "USD"}, model=OrderEventV2)  # a v2 producer
+    publish_validated_event({**raw_event(), "currency": "USD"}, model=OrderEventV2)  # a v2 producer
     processed, rejections = run(wired, OrderEvent)  # a v1 consumer
     assert rejections == [] and [type(e) for e in processed] == [OrderEvent]
 
-    publish_order_event(ORDER)  # a v1 producer
+    publish_validated_order_event(ORDER)  # a v1 producer
     processed, rejections = run(wired, OrderEventV2)  # a v2 consumer
     assert rejections == [] and [e.currency for e in processed] == ["JPY"]
 
@@ -156,7 +157,7 @@ def test_a_breaking_change_sends_old_events_to_the_dlq(wired):
     class OrderEventRequiredCurrency(OrderEvent):
         currency: str = Field(min_length=3)  # required: v1 events do not have it
 
-    publish_order_event(ORDER)
+    publish_validated_order_event(ORDER)
     processed, rejections = run(wired, OrderEventRequiredCurrency)
     assert processed == []
     assert rejections[-1].problems == ["currency: 必須の項目がありません"] and len(rejections) == 3

@@ -4,13 +4,14 @@ import pytest
 
 from labs import sandbox
 from labs.course.producers import kinesis
+from labs.sandbox import provision
 
 STREAM = "order-stream"
 
 
 @pytest.fixture
 def stream():
-    kinesis.ensure_stream(STREAM, shard_count=3)
+    provision.ensure_stream(STREAM, shard_count=3)
     return STREAM
 
 
@@ -21,7 +22,7 @@ def order_events(orders=("ORD-1", "ORD-2", "ORD-3", "ORD-4", "ORD-5"), steps=("O
 
 
 def test_ensure_stream_is_idempotent(stream):
-    arn = kinesis.ensure_stream(STREAM, shard_count=3)
+    arn = provision.ensure_stream(STREAM, shard_count=3)
     assert arn.endswith(f":stream/{STREAM}")
     assert len(kinesis.shards(STREAM)) == 3
 

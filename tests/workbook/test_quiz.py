@@ -3,7 +3,9 @@ and every question is a registered exercise (so `make test` checks both notebook
 import pytest
 
 from labs.workbook import checks, quiz
-from labs.workbook.exercises.lesson07 import returning
+from labs.workbook.exercises.lesson07 import QUESTIONS, returning
+
+pytestmark = pytest.mark.no_sandbox  # pure code: no moto, no sandbox
 
 
 def unanswered():
@@ -18,31 +20,31 @@ def fresh_quiz():
 
 
 def test_the_seed_question_is_first_and_its_answer_is_b():
-    seed = quiz.QUESTIONS[0]
+    seed = QUESTIONS[0]
     assert seed.answer == "B"
     assert "SNS + 各サービス用の SQS キュー" in seed.choices["B"]
     assert "各サービスが専用の SQS キュー" in seed.explanation
 
 
 def test_questions_are_well_formed_and_cover_lessons_01_to_06():
-    assert len(quiz.QUESTIONS) >= 9
-    assert len({q.id for q in quiz.QUESTIONS}) == len(quiz.QUESTIONS)
-    for q in quiz.QUESTIONS:
+    assert len(QUESTIONS) >= 9
+    assert len({q.id for q in QUESTIONS}) == len(QUESTIONS)
+    for q in QUESTIONS:
         assert q.answer in q.choices and len(q.choices) >= 3, q.id
         assert q.explanation and q.text, q.id
-    covered = " ".join(q.lesson for q in quiz.QUESTIONS)
+    covered = " ".join(q.lesson for q in QUESTIONS)
     for lesson in ("01", "02", "03", "04", "05", "06"):
         assert f"レッスン{lesson}" in covered
     # the answers are spread over the letters, not always B
-    assert len({q.answer for q in quiz.QUESTIONS}) >= 3
+    assert len({q.answer for q in QUESTIONS}) >= 3
 
 
 def test_every_question_is_a_registered_exercise():
     registered = checks.load_all()
-    assert {q.id for q in quiz.QUESTIONS} <= set(registered)
+    assert {q.id for q in QUESTIONS} <= set(registered)
 
 
-@pytest.mark.parametrize("q", quiz.QUESTIONS, ids=lambda q: q.id)
+@pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.id)
 def test_right_answer_is_correct_and_every_other_letter_is_not(q):
     assert quiz.grade(q.id, returning(q.answer)).status == "correct"
     for letter in q.choices:
@@ -53,7 +55,7 @@ def test_right_answer_is_correct_and_every_other_letter_is_not(q):
 
 
 def test_answers_are_forgiving_about_case_spaces_and_a_plain_value():
-    q = quiz.QUESTIONS[0]
+    q = QUESTIONS[0]
     assert quiz.grade(q.id, lambda: " b ").status == "correct"
     assert quiz.grade(q.id, "B.").status == "correct"  # a value instead of a function
 
@@ -90,7 +92,7 @@ def test_an_answer_prints_the_verdict_and_the_explanation(capsys):
     quiz.answer("07.q01", returning("C"))
     out = capsys.readouterr().out
     assert "❌ 不正解" in out and "正解は B" in out
-    assert quiz.QUESTIONS[0].explanation in out
+    assert QUESTIONS[0].explanation in out
 
 
 def test_score_counts_each_question_once_and_the_last_answer_wins(capsys):
@@ -100,9 +102,9 @@ def test_score_counts_each_question_once_and_the_last_answer_wins(capsys):
     quiz.answer("07.q03", unanswered)
     score = quiz.score()
     assert (score.correct, score.incorrect) == (1, 1)
-    assert score.unanswered == len(quiz.QUESTIONS) - 2  # never-run questions count as unanswered
+    assert score.unanswered == len(QUESTIONS) - 2  # never-run questions count as unanswered
     quiz.summary()
-    assert f"得点: 1 / {len(quiz.QUESTIONS)} 問正解" in capsys.readouterr().out
+    assert f"得点: 1 / {len(QUESTIONS)} 問正解" in capsys.readouterr().out
 
 
 def test_answers_are_reported_for_make_test(tmp_path, monkeypatch):
@@ -122,9 +124,9 @@ def test_unknown_question_is_a_clear_error():
 
 
 def test_markdown_shows_the_question_and_every_choice():
-    text = quiz.QUESTIONS[0].markdown()
+    text = QUESTIONS[0].markdown()
     assert text.startswith("### 問題 1:")
-    for letter, choice in quiz.QUESTIONS[0].choices.items():
+    for letter, choice in QUESTIONS[0].choices.items():
         assert f"**{letter}.** {choice}" in text
 
 
@@ -136,7 +138,7 @@ def test_plot_draws_one_bar_per_lesson_and_status():
     quiz.grade("07.q01", returning("B"))
     _, ax = plt.subplots()
     quiz.plot(ax=ax)
-    lessons = {q.lesson for q in quiz.QUESTIONS}
+    lessons = {q.lesson for q in QUESTIONS}
     assert len(ax.patches) == 3 * len(lessons)
-    assert sum(p.get_width() for p in ax.patches) == len(quiz.QUESTIONS)
+    assert sum(p.get_width() for p in ax.patches) == len(QUESTIONS)
     plt.close(ax.figure)

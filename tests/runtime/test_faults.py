@@ -97,7 +97,9 @@ def pipeline(faults, delivery=None, visibility_timeout=30, idempotent=True):
 def send_orders(url, *order_ids):
     sqs = boto3.client("sqs")
     for order_id in order_ids:  # the handler reads SNS envelopes, so send one
-        envelope = {"Type": "Notification", "MessageId": order_id, "Message": json.dumps({"order_id": order_id})}
+        # SNS's envelope always names its topic: https://docs.aws.amazon.com/sns/latest/dg/SendMessageToSQS.html
+        envelope = {"Type": "Notification", "MessageId": order_id, "TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:orders",
+                    "Message": json.dumps({"order_id": order_id})}
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(envelope))
 
 

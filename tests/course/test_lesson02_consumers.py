@@ -6,7 +6,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 
 from labs import sandbox
 from labs.sandbox import provision
-from labs.course.consumers.sqs import lambda_handler, powertools_handler, unwrap
+from labs.course.consumers.sqs import lambda_handler, powertools_handler
+from labs.course.envelopes import sns_message
 from labs.observe import recorder
 from labs.course.producers.sns import publish_to_sns
 from labs.runtime import LocalRuntime
@@ -14,10 +15,10 @@ from labs.runtime import shapes
 from labs.workbook.exercises.lesson02 import _envelope, _record, check_batch
 
 
-def test_unwrap_tells_an_envelope_by_its_type_not_by_a_message_key():
+def test_the_consumer_tells_an_envelope_by_its_type_not_by_a_message_key():
     domain = {"event_type": "OrderCreated", "order": {"order_id": "A"}, "Message": "置き配"}
-    assert unwrap(json.dumps(domain)) == domain
-    assert unwrap(json.dumps(_envelope(domain))) == domain
+    assert sns_message(json.dumps(domain)) == domain
+    assert sns_message(json.dumps(_envelope(domain))) == domain
 
 
 def test_only_the_failed_records_are_reported_and_both_consumers_agree(capsys):

@@ -6,25 +6,26 @@ from botocore.exceptions import ClientError
 from labs.course import aws
 from labs.course.patterns import cqrs
 from labs.runtime import LocalRuntime
+from labs.workbook.lessons import lesson05
 
 
 @pytest.fixture
 def runtime():
-    cqrs.setup()
+    lesson05.setup_cqrs()
     runtime = LocalRuntime()
     runtime.on_stream(cqrs.ORDERS_TABLE, cqrs.project_order, function_name="project_order")
     return runtime
 
 
 def summaries():
-    return {r["customer_id"]: (r["order_count"], r["total_amount"], r["cancelled_count"]) for r in cqrs.read_model()}
+    return {r["customer_id"]: (r["order_count"], r["total_amount"], r["cancelled_count"]) for r in lesson05.read_model()}
 
 
 def test_the_read_model_is_behind_until_the_projector_runs(runtime):
     cqrs.place_order("o1", "alice", 1000)
     cqrs.place_order("o2", "alice", 2500)
     cqrs.place_order("o3", "bob", 700)
-    assert len(cqrs.write_model()) == 3
+    assert len(lesson05.write_model()) == 3
     assert summaries() == {}  # eventual consistency: nothing projected yet
     runtime.run_until_quiet()
     assert summaries() == {"alice": (2, 3500, 0), "bob": (1, 700, 0)}
@@ -96,7 +97,7 @@ def test_summary_change_is_the_difference_of_the_images(old, new, change):
 
 
 def test_measure_lag_sees_every_order_through(runtime):
-    samples = cqrs.measure_lag(LocalRuntime, orders=3, spacing=0.0, poll_interval=0.05)
+    samples = lesson05.measure_projection_lag(orders=3, spacing=0.0, poll_interval=0.05)
     assert [s.order_id for s in samples] == ["lag-000", "lag-001", "lag-002"]
     assert all(0 <= s.lag < 5 for s in samples)
     assert sum(r[0] for r in summaries().values()) == 3

@@ -8,13 +8,14 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 from labs.course import aws
 from labs.course.patterns import saga
 from labs.runtime import LocalRuntime
+from labs.workbook.lessons import lesson05
 
 
 @pytest.fixture
 def machine():
-    arn = saga.setup(stock={"BOOK": 10})
+    arn = lesson05.deploy_saga(stock={"BOOK": 10})
     runtime = LocalRuntime()
-    saga.wire(runtime)
+    lesson05.wire_saga_workers(runtime)
     return runtime, arn
 
 
@@ -23,14 +24,14 @@ def order(order_id, quantity=2, amount=3000, ship_to="東京"):
 
 
 def tables():
-    state = saga.state()
+    state = lesson05.saga_tables()
     return ({r["sku"]: r["available"] for r in state["stock"]},
             {r["order_id"]: r["status"] for r in state["payments"]},
             [r["order_id"] for r in state["shipments"]])
 
 
 def test_happy_path_reserves_charges_and_ships(machine):
-    execution = saga.run(*machine, order("s1"))
+    execution = lesson05.run_saga(*machine, order("s1"))
     assert execution.status == "SUCCEEDED"
     assert execution.states == ["ReserveStock", "ChargePayment", "ShipOrder", "OrderCompleted"]
     assert execution.compensations == []
@@ -40,7 +41,7 @@ def test_happy_path_reserves_charges_and_ships(machine):
 
 
 def test_a_failed_shipment_refunds_then_releases_the_stock(machine):
-    execution = saga.run(*machine, order("s2", quantity=3, ship_to="札幌"))
+    execution = lesson05.run_saga(*machine, order("s2", quantity=3, ship_to="札幌"))
     assert execution.status == "FAILED"
     assert (execution.error, execution.cause) == ("OrderFailed", "注文を完了できず、補償しました")
     assert execution.compensations == ["RefundPayment", "ReleaseStock"]  # newest step undone first
@@ -50,7 +51,7 @@ def test_a_failed_shipment_refunds_then_releases_the_stock(machine):
 
 
 def test_a_declined_payment_only_releases_the_stock(machine):
-    execution = saga.run(*machine, order("s3", amount=saga.PAYMENT_LIMIT + 1))
+    execution = lesson05.run_saga(*machine, order("s3", amount=saga.PAYMENT_LIMIT + 1))
     assert execution.status == "FAILED"
     assert execution.states == ["ReserveStock", "ChargePayment", "ReleaseStock", "OrderFailed"]
     assert execution.compensations == ["ReleaseStock"]
@@ -58,7 +59,7 @@ def test_a_declined_payment_only_releases_the_stock(machine):
 
 
 def test_missing_stock_fails_at_the_first_step_with_nothing_to_undo(machine):
-    execution = saga.run(*machine, order("s4", quantity=11))
+    execution = lesson05.run_saga(*machine, order("s4", quantity=11))
     assert execution.states == ["ReserveStock", "OrderFailed"]
     assert execution.compensations == []
     failed = [row["エラー"] for row in execution.history if row["イベント"] == "TaskFailed"]
@@ -68,7 +69,7 @@ def test_missing_stock_fails_at_the_first_step_with_nothing_to_undo(machine):
 
 def test_paths_in_a_row_leave_consistent_tables(machine):
     for o in (order("a"), order("b", ship_to="札幌"), order("c", amount=10**6), order("d", quantity=99)):
-        saga.run(*machine, o)
+        lesson05.run_saga(*machine, o)
     assert tables() == ({"BOOK": 8}, {"a": "CHARGED", "b": "REFUNDED"}, ["a"])
 
 
@@ -80,8 +81,8 @@ def test_workers_receive_sqs_events_with_the_order_and_a_task_token(machine):
         seen.append(event)
         return saga.payment_worker(event, context)
 
-    saga.wire(runtime, {saga.PAYMENT_QUEUE: spying_payment_worker})
-    saga.run(runtime, arn, order("s5"))
+    lesson05.wire_saga_workers(runtime, {saga.PAYMENT_QUEUE: spying_payment_worker})
+    lesson05.run_saga(runtime, arn, order("s5"))
     (event,) = seen
     SqsModel.model_validate(event)
     body = json.loads(event["Records"][0]["body"])
@@ -94,34 +95,41 @@ def test_a_worker_that_raises_stops_the_execution_at_once(machine):
     def broken(event, context):
         raise RuntimeError("決済ゲートウェイ停止")
 
-    saga.wire(runtime, {saga.PAYMENT_QUEUE: broken})
+    lesson05.wire_saga_workers(runtime, {saga.PAYMENT_QUEUE: broken})
     started = time.monotonic()
-    with pytest.raises(saga.WorkerFailed, match="payment_worker が例外を送出しました: RuntimeError"):
-        saga.run(runtime, arn, order("s6"), timeout=10)
+    with pytest.raises(lesson05.WorkerFailed, match="payment_worker が例外を送出しました: RuntimeError"):
+        lesson05.run_saga(runtime, arn, order("s6"), timeout=10)
     assert time.monotonic() - started < 5
 
 
 def test_a_worker_that_never_answers_times_out_with_a_hint(machine):
     runtime, arn = machine
-    saga.wire(runtime, {saga.SHIPPING_QUEUE: lambda event, context: None})
-    with pytest.raises(saga.SagaTimeout, match="待っていたステート: ShipOrder.*send_task_success"):
-        saga.run(runtime, arn, order("s7"), timeout=1)
+    lesson05.wire_saga_workers(runtime, {saga.SHIPPING_QUEUE: lambda event, context: None})
+    with pytest.raises(lesson05.SagaTimeout, match="待っていたステート: ShipOrder.*send_task_success"):
+        lesson05.run_saga(runtime, arn, order("s7"), timeout=1)
 
 
 def test_history_rows_and_the_compact_view(machine):
-    execution = saga.run(*machine, order("s8"))
+    execution = lesson05.run_saga(*machine, order("s8"))
     rows = execution.history
     assert rows[0]["イベント"] == "ExecutionStarted" and rows[0]["経過"] == "+0.000s"
     assert [r["#"] for r in rows] == list(range(1, len(rows) + 1))
-    compact = [r["イベント"] for r in saga.compact(rows)]
+    compact = [r["イベント"] for r in lesson05.compact_history(rows)]
     assert compact == ["ExecutionStarted", "TaskStateEntered", "TaskStateEntered", "TaskStateEntered",
                        "SucceedStateEntered", "ExecutionSucceeded"]
 
 
 def test_setup_again_starts_the_tables_over_and_keeps_one_state_machine(machine):
     runtime, arn = machine
-    saga.run(runtime, arn, order("s9"))
-    assert saga.setup(stock={"BOOK": 1}) == arn
+    lesson05.run_saga(runtime, arn, order("s9"))
+    assert lesson05.deploy_saga(stock={"BOOK": 1}) == arn
     assert tables() == ({"BOOK": 1}, {}, [])
     names = [m["name"] for m in aws.client("stepfunctions").list_state_machines()["stateMachines"]]
     assert names.count(saga.STATE_MACHINE) == 1
+
+
+def test_the_role_is_in_the_account_the_sandbox_answers_for(machine):
+    _, arn = machine
+    account = aws.client("sts").get_caller_identity()["Account"]
+    role = aws.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["roleArn"]
+    assert role == f"arn:aws:iam::{account}:role/{lesson05.SAGA_ROLE}"

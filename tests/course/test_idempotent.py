@@ -107,13 +107,13 @@ def test_powertools_keeps_a_completed_record_with_the_result():
 ])
 def test_bad_events_are_refused_with_a_clear_reason(body, reason):
     with pytest.raises(ValueError, match=reason):
-        idempotent.order_event(body)
+        idempotent.parse_order_event(body)
 
 
-def test_order_event_unwraps_an_sns_envelope():
+def test_parse_order_event_opens_an_sns_envelope():
     envelope = {"Type": "Notification", "TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:t",
                 "Message": json.dumps(order("e1"))}
-    assert idempotent.order_event(json.dumps(envelope))["event_id"] == "e1"
+    assert idempotent.parse_order_event(json.dumps(envelope))["event_id"] == "e1"
 
 
 @pytest.mark.parametrize("handler", [idempotent.naive_handler] + IDEMPOTENT_HANDLERS, ids=lambda h: h.__name__)

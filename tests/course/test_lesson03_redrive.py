@@ -7,7 +7,7 @@ from labs import sandbox
 from labs.course import aws
 from labs.course import redrive
 from labs.sandbox import provision
-from labs.observe.queues import drain
+from labs.observe.queues import drain, peek
 from labs.course.consumers import dlq
 from labs.runtime import LocalRuntime
 
@@ -35,8 +35,8 @@ def _depth(url):
 def test_peek_leaves_every_message_in_place(queues):
     _, dead = queues
     _send(dead, 13)
-    assert len(redrive.peek(dead)) == 13
-    assert len(redrive.peek(dead)) == 13
+    assert len(peek(dead)) == 13
+    assert len(peek(dead)) == 13
     assert _depth(dead) == 13
 
 
@@ -116,7 +116,7 @@ def test_redrive_moves_what_is_still_in_the_dlq_and_marks_its_row(queues):
     source, dead = queues
     provision.ensure_table("failed-messages", "message_id")
     _send(dead, 2)
-    [m0, m1] = redrive.peek(dead)
+    [m0, m1] = peek(dead)
     dlq.save_failed_message(m0["MessageId"], m0["Body"], 4, queue_arn=provision.queue_arn(dead))
     report = redrive.redrive(dead, source)
     assert sorted(report.moved) == sorted([m0["MessageId"], m1["MessageId"]]) and report.replayed == []

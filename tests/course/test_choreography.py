@@ -5,6 +5,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from labs.course.patterns import choreography
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
+from labs.workbook.lessons import lesson05
 
 
 def order(order_id, amount, **items):
@@ -14,22 +15,22 @@ def order(order_id, amount, **items):
 
 @pytest.fixture
 def runtime():
-    choreography.setup(stock={"BOOK": 10, "PEN": 3})
+    lesson05.setup_choreography(stock={"BOOK": 10, "PEN": 3})
     runtime = LocalRuntime()
-    choreography.wire(runtime)
+    lesson05.wire_choreography(runtime)
     return runtime
 
 
 def chain(order_id):
-    return [(step["発行元"], step["イベント"], step["受信"]) for step in choreography.trace(order_id)]
+    return [(step["発行元"], step["イベント"], step["受信"]) for step in lesson05.event_chain(order_id)]
 
 
 def stock():
-    return {row["sku"]: row["available"] for row in choreography.state()["stock"]}
+    return {row["sku"]: row["available"] for row in lesson05.choreography_tables()["stock"]}
 
 
 def status(order_id):
-    return choreography.state(order_id)["order-status"][0]
+    return lesson05.choreography_tables(order_id)["order-status"][0]
 
 
 def test_a_paid_order_goes_through_every_service_and_ships(runtime):
@@ -70,8 +71,8 @@ def test_an_order_beyond_the_stock_reserves_nothing_at_all(runtime):
 def test_services_receive_eventbridge_events_lambda_would_accept(runtime):
     choreography.place_order(order("o4", 3000, BOOK=1))
     runtime.run_until_quiet()
-    assert len(choreography.received) == 4
-    for _, event, ok in choreography.received:
+    assert len(lesson05.choreography_deliveries) == 4
+    for _, event, ok in lesson05.choreography_deliveries:
         assert ok
         EventBridgeModel.model_validate(event)
         assert event["detail"]["items"] == [{"sku": "BOOK", "quantity": 1}]  # the whole order travels
@@ -79,17 +80,17 @@ def test_services_receive_eventbridge_events_lambda_would_accept(runtime):
 
 def test_an_event_a_service_does_not_handle_is_an_error_not_silence():
     with pytest.raises(ValueError, match="inventory サービスは 'OrderShipped' を処理しません"):
-        choreography.inventory_service(choreography.example_event("OrderShipped", order("x", 1)), LambdaContext("t"))
+        choreography.inventory_service(lesson05.example_event("OrderShipped", order("x", 1)), LambdaContext("t"))
 
 
 def test_a_handler_that_raises_is_retried_by_the_runtime_and_then_parked(runtime):
     def broken_shipping(event, context):
         raise RuntimeError("配送システム停止中")
 
-    choreography.wire(runtime, {"shipping": broken_shipping})
+    lesson05.wire_choreography(runtime, {"shipping": broken_shipping})
     choreography.place_order(order("o5", 3000, BOOK=1))
     runtime.run_until_quiet()
-    failures = [ok for service, _, ok in choreography.received if service == "shipping"]
+    failures = [ok for service, _, ok in lesson05.choreography_deliveries if service == "shipping"]
     assert failures == [False, False, False]  # first try + Lambda's two async retries
     assert status("o5")["status"] == "PLACED"  # nothing shipped, nothing pretended
 
@@ -101,7 +102,7 @@ def test_the_bus_comes_from_the_environment_as_on_lambda(monkeypatch):
     queue = provision.ensure_queue("other-bus-capture")
     provision.ensure_rule("other-bus", "everything", event_pattern={"version": ["0"]}, queue_url=queue)
     monkeypatch.setenv("EVENT_BUS_NAME", "other-bus")
-    choreography.payment_service(choreography.example_event("StockReserved", order("o6", 10), "inventory"),
+    choreography.payment_service(lesson05.example_event("StockReserved", order("o6", 10), "inventory"),
                                  LambdaContext("payment_service"))
     from labs import sandbox
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REAL_LOOKING = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",

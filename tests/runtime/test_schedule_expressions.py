@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from labs.runtime.schedule_expressions import ScheduleExpressionError, parse_schedule, scheduled_event
 
+pytestmark = pytest.mark.no_sandbox  # pure code: no moto, no sandbox
+
 UTC = timezone.utc
 JST = timezone(timedelta(hours=9))
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

@@ -10,6 +10,8 @@ from labs.course import schema_catalog
 from labs.course.schema import OrderEvent, OrderEventV2
 from labs.course.schema_catalog import export_catalog, list_versions, load_schema
 
+pytestmark = pytest.mark.no_sandbox  # pure code: no moto, no sandbox
+
 
 def test_catalog_is_fresh():
     """Fails when a model changed without `python -m labs.course.schema_catalog`."""
