@@ -26,8 +26,9 @@ from labs.observe import recorder
 from labs.runtime import shapes
 from labs.sandbox.clock import clock
 from labs.runtime.invoke import Handler, Invocation
-from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, ScheduleSource, Source, SqsSource,
-                                  StreamSource, identity)
+from labs.runtime.context import LambdaContext
+from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, ScheduleSource, SchedulerSource, Source,
+                                  SqsSource, StreamSource, identity)
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
@@ -37,6 +38,7 @@ class LocalRuntime:
     def __init__(self, delivery=None) -> None:
         self.delivery = delivery  # e.g. labs.runtime.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
         self.sources: list[Source] = []
+        self.functions: dict[str, AsyncSource] = {}  # Lambda functions other services reach by ARN
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         forget_parked_on_reset()
@@ -110,6 +112,29 @@ class LocalRuntime:
         """Fire ``handler`` when the clock passes the scheduled rule's times (see advance())."""
         name = function_name or handler.__name__
         return self._add(ScheduleSource(bus, rule, handler, name, timeout))
+
+    def on_function(self, function_name: str, handler: Handler, *, timeout: int = 30) -> str:
+        """A Lambda function other services invoke by its ARN (EventBridge Scheduler's targets).
+
+        Invoked asynchronously, as Scheduler does: one event per invocation, two retries, then the
+        function's failure queue. Returns the function's ARN, for a schedule's ``Target``.
+        """
+        queue_url = self._function_queue(function_name, "async")
+        source = AsyncSource(queue_url, handler, function_name, lambda payload: payload,
+                             origin=f"lambda:{function_name}", timeout=timeout)
+        self.functions[function_name] = self._add(source)
+        return LambdaContext(function_name).invoked_function_arn
+
+    def on_scheduler(self) -> SchedulerSource:
+        """EventBridge Scheduler: fire every schedule made with boto3.client("scheduler"), on the clock.
+
+        Targets: SQS queues, SNS topics, EventBridge buses and functions wired with on_function().
+        """
+        def function_queue(name: str) -> str | None:
+            source = self.functions.get(name)
+            return source.queue_url if source else None
+
+        return self._add(SchedulerSource(function_queue))
 
     @staticmethod
     def _function_queue(function_name: str, origin: str) -> str:
