@@ -134,6 +134,17 @@ class Attempt:
     first_try: float | None = None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt at a target, for tables: which schedule, which scheduled time, what happened."""
+
+    schedule: str
+    scheduled: datetime  # UTC
+    target: str
+    attempt: int
+    result: str  # ok | retry | dlq | lost
+
+
 @dataclass
 class Followed:
     definition: dict
@@ -159,6 +170,7 @@ class SchedulerSource:
         self.function_queue = function_queue  # Lambda function name -> its async event queue URL
         self.invocations: list[Invocation] = []  # functions are invoked by their own (async) sources
         self.delivered = 0
+        self.outcomes: list[Outcome] = []  # every attempt, in the order made
         self._followed: dict[str, Followed] = {}
         self._unreadable: dict[str, str] = {}  # ARN -> the definition that could not be read
         self._pending: list[Attempt] = []
@@ -249,6 +261,7 @@ class SchedulerSource:
             self._retry_or_give_up(attempt, failure, payload)
             return
         self.delivered += 1
+        self._note(attempt, "ok")
         retry = f" (再試行 {attempt.number - 1} 回目)" if attempt.number > 1 else ""
         recorder.record("schedule", name, _target_name(target["Arn"]), "ok", 1,
                         f"{definition['ScheduleExpression']} → {when}{retry}", [attempt.execution_id], t=attempt.due)
@@ -301,6 +314,7 @@ class SchedulerSource:
         elif attempt.due + delay - attempt.first_try > int(policy.get("MaximumEventAgeInSeconds", 86400)):
             exhausted = "MaximumEventAgeInSeconds"
         else:
+            self._note(attempt, "retry")
             recorder.record("schedule", definition["Name"], _target_name(definition["Target"]["Arn"]), "retry", 1,
                             f"{failure} ({delay} 秒後に再試行)", [attempt.execution_id], t=attempt.due)
             self._pending.append(dataclasses.replace(attempt, due=attempt.due + delay, number=attempt.number + 1))
@@ -313,6 +327,7 @@ class SchedulerSource:
         dlq_arn = (definition["Target"].get("DeadLetterConfig") or {}).get("Arn")
         name = definition["Name"]
         if not dlq_arn:
+            self._note(attempt, "lost")
             recorder.record("dlq", name, "(破棄)", "dlq", 1,
                             f"{failure}: 再試行を使い切りました ({exhausted})。DeadLetterConfig がないのでイベントは失われました",
                             [attempt.execution_id], t=attempt.due)
@@ -330,12 +345,18 @@ class SchedulerSource:
             sqs.send_message(QueueUrl=url, MessageBody=payload, MessageAttributes={
                 key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()})
         except sqs.exceptions.ClientError as error:  # a missing or FIFO DLQ: say so, never silently
+            self._note(attempt, "lost")
             recorder.record("dlq", name, _target_name(dlq_arn), "error", 1,
                             f"DLQ に送れませんでした ({error.response['Error']['Message']})。イベントは失われました",
                             [attempt.execution_id], t=attempt.due)
             return
+        self._note(attempt, "dlq")
         recorder.record("dlq", name, _target_name(dlq_arn), "dlq", 1, f"{failure.code} ({exhausted})",
                         [attempt.execution_id], t=attempt.due)
+
+    def _note(self, attempt: Attempt, result: str) -> None:
+        self.outcomes.append(Outcome(attempt.definition["Name"], attempt.scheduled,
+                                     _target_name(attempt.definition["Target"]["Arn"]), attempt.number, result))
 
     # -- after the last invocation ----------------------------------------------------------------
     def _finish(self, attempt: Attempt) -> None:
