@@ -37,30 +37,30 @@ def create_nightly_schedule(name: str, queue_arn: str, dlq_arn: str) -> str:
     )["ScheduleArn"]
 
 
+def _variant(name, queue_arn, dlq_arn, *, drop=(), **settings):
+    """The reference's schedule with some settings changed (``drop``: target keys left out)."""
+    target = {"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}", "DeadLetterConfig": {"Arn": dlq_arn},
+              "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}}
+    options = {"ScheduleExpression": "cron(0 3 * * ? *)", "ScheduleExpressionTimezone": "Asia/Tokyo",
+               "FlexibleTimeWindow": {"Mode": "OFF"}, **settings}
+    options = {k: v for k, v in options.items() if v is not None}
+    target = {k: v for k, v in target.items() if k not in drop}
+    return sandbox.client("scheduler").create_schedule(Name=name, Target=target, **options)["ScheduleArn"]
+
+
 def _utc_cron(name, queue_arn, dlq_arn):
     """03:00 written in UTC: the report runs at noon in Tokyo."""
-    return sandbox.client("scheduler").create_schedule(
-        Name=name, ScheduleExpression="cron(0 3 * * ? *)", FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}",
-                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
-                "DeadLetterConfig": {"Arn": dlq_arn}})["ScheduleArn"]
+    return _variant(name, queue_arn, dlq_arn, ScheduleExpressionTimezone=None)
 
 
 def _default_retries(name, queue_arn, dlq_arn):
     """No RetryPolicy: AWS retries 185 times over 24 hours before the DLQ sees anything."""
-    return sandbox.client("scheduler").create_schedule(
-        Name=name, ScheduleExpression="cron(0 3 * * ? *)", ScheduleExpressionTimezone="Asia/Tokyo",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}", "DeadLetterConfig": {"Arn": dlq_arn}})["ScheduleArn"]
+    return _variant(name, queue_arn, dlq_arn, drop=("RetryPolicy",))
 
 
 def _no_dlq(name, queue_arn, dlq_arn):
     """Retries, then nothing: the failed event is lost."""
-    return sandbox.client("scheduler").create_schedule(
-        Name=name, ScheduleExpression="cron(0 3 * * ? *)", ScheduleExpressionTimezone="Asia/Tokyo",
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}",
-                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}})["ScheduleArn"]
+    return _variant(name, queue_arn, dlq_arn, drop=("DeadLetterConfig",))
 
 
 @exercise("08.nightly_schedule", "EventBridge Scheduler: 毎日 03:00 (日本時間)、再試行 3 回・1 時間まで、その後 DLQ",
