@@ -32,9 +32,11 @@ from labs.sandbox.clock import clock
 from labs.course.limits import LAMBDA_TIMEOUT_SECONDS, require_within
 from labs.observe import recording
 from labs.runtime import recursion
+from labs.runtime.context import LambdaContext
 from labs.runtime.destinations import AsyncConfig
 from labs.runtime.invoke import Handler, Invocation, refuse_if_abandoned, still_running
-from labs.runtime.sources import AsyncSource, ScheduleSource, Source, SqsSource, StreamSource, identity
+from labs.runtime.sources import (AsyncSource, ScheduleSource, SchedulerSource, Source, SqsSource, StreamSource,
+                                  identity)
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
@@ -61,6 +63,7 @@ class LocalRuntime:
     def __init__(self, delivery=None) -> None:
         self.delivery = delivery  # e.g. labs.runtime.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
         self.sources: list[Source] = []
+        self.functions: dict[str, AsyncSource] = {}  # Lambda functions other services reach by ARN
         self._consumers: dict[tuple, tuple[threading.Thread, threading.Event]] = {}  # background threads
         self._poll_interval: float | None = None  # set while running in the background
         _watch_kernel()
@@ -100,16 +103,19 @@ class LocalRuntime:
 
     # -- wiring ----------------------------------------------------------------------------
     def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
-                 batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30) -> SqsSource:
+                 batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30,
+                 filter_criteria: dict | None = None) -> SqsSource:
         """An SQS event source mapping from ``queue_url`` to ``handler``.
 
         ``report_batch_item_failures`` defaults to True here, because every lesson wants it; on
         AWS it is off unless you list ``ReportBatchItemFailures`` in ``FunctionResponseTypes``.
+        ``filter_criteria`` (``{"Filters": [{"Pattern": ...}]}``): a message no filter matches is
+        deleted without invoking the function, as on AWS.
         """
         name = function_name or handler.__name__
         _check_timeout(timeout)
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
-                           delivery=self.delivery)
+                           delivery=self.delivery, filter_criteria=filter_criteria)
         return self._add(source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
@@ -162,17 +168,44 @@ class LocalRuntime:
 
     def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
                   batch_size: int = 100, max_retry_attempts: int = 2, on_failure: str | None = None,
-                  timeout: int = 30) -> StreamSource:
-        """A DynamoDB Streams event source mapping (the table needs a stream)."""
+                  timeout: int = 30, filter_criteria: dict | None = None) -> StreamSource:
+        """A DynamoDB Streams event source mapping (the table needs a stream).
+
+        ``filter_criteria``: records no filter matches are skipped (the function never sees them).
+        """
         name = function_name or handler.__name__
         _check_timeout(timeout)
-        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout))
+        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout,
+                                      filter_criteria=filter_criteria))
 
     def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                     timeout: int = 30) -> ScheduleSource:
         """Fire ``handler`` when the clock passes the scheduled rule's times (see advance())."""
         name = function_name or handler.__name__
         return self._add(ScheduleSource(bus, rule, handler, name, timeout))
+
+    def on_function(self, function_name: str, handler: Handler, *, timeout: int = 30) -> str:
+        """A Lambda function other services invoke by its ARN (EventBridge Scheduler's targets).
+
+        Invoked asynchronously, as Scheduler does: one event per invocation, two retries, then the
+        function's failure queue. Returns the function's ARN, for a schedule's ``Target``.
+        """
+        queue_url = self._function_queue(function_name, "async")
+        source = AsyncSource(queue_url, handler, function_name, lambda payload: payload,
+                             origin=f"lambda:{function_name}", timeout=timeout)
+        self.functions[function_name] = self._add(source)
+        return LambdaContext(function_name).invoked_function_arn
+
+    def on_scheduler(self) -> SchedulerSource:
+        """EventBridge Scheduler: fire every schedule made with boto3.client("scheduler"), on the clock.
+
+        Targets: SQS queues, SNS topics, EventBridge buses and functions wired with on_function().
+        """
+        def function_queue(name: str) -> str | None:
+            source = self.functions.get(name)
+            return source.queue_url if source else None
+
+        return self._add(SchedulerSource(function_queue))
 
     @staticmethod
     def _function_queue(function_name: str, origin: str) -> str:

@@ -17,7 +17,7 @@ import calendar
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Callable
 
 UTC = timezone.utc
@@ -162,10 +162,13 @@ class CronSchedule(Schedule):
     months: tuple[int, ...]
     years: tuple[int, ...]
     day_matches: Callable[[date], bool] = field(repr=False)  # day-of-month or day-of-week rule
+    # The zone the fields are read in. Scheduled rules: always UTC. EventBridge Scheduler:
+    # ScheduleExpressionTimezone (dataclasses.replace(cron, zone=ZoneInfo("Asia/Tokyo"))).
+    zone: tzinfo = UTC
 
     def matches(self, t: datetime) -> bool:
         """Whether the rule fires at instant t."""
-        t = _utc(t, "t")
+        t = _utc(t, "t").astimezone(self.zone)
         return (
             t.second == t.microsecond == 0
             and t.minute in self.minutes
@@ -178,17 +181,31 @@ class CronSchedule(Schedule):
     def fire_times(self, after: datetime, until: datetime) -> list[datetime]:
         after, until = _utc(after, "after"), _utc(until, "until")
         times = []
-        # Walk day by day (cheap even over years), then expand that day's hours x minutes.
-        day = after.date()
-        while day <= until.date():
+        # Walk the zone's days (cheap even over years), then expand that day's hours x minutes.
+        day = after.astimezone(self.zone).date()
+        while day <= until.astimezone(self.zone).date():
             if day.year in self.years and day.month in self.months and self.day_matches(day):
                 for hour in self.hours:
                     for minute in self.minutes:
-                        t = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-                        if after < t <= until:
+                        t = _instant(day, hour, minute, self.zone)
+                        if t is not None and after < t <= until:
                             times.append(t)
             day += timedelta(days=1)
         return times
+
+
+def _instant(day: date, hour: int, minute: int, zone: tzinfo) -> datetime | None:
+    """The UTC instant of a wall-clock time in ``zone``, as EventBridge Scheduler reads daylight saving.
+
+    AWS (scheduler/latest/UserGuide/schedule-types.html, daylight saving time): a time that does
+    not exist (clocks spring forward past it) is skipped; a time that happens twice (clocks fall
+    back) fires once, at its first occurrence (fold=0).
+    """
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None  # skipped by the clock change
+    return instant
 
 
 def _parse_cron(expression: str) -> CronSchedule:

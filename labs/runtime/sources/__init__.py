@@ -8,6 +8,10 @@ the services and your function. One module per kind of source:
   on-failure destination or DLQ (``labs.runtime.destinations``), or discarded.
 * ``stream.StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order.
 * ``schedule.ScheduleSource``: a scheduled EventBridge rule firing on the runtime clock.
+* ``eventbridge_scheduler.SchedulerSource``: EventBridge Scheduler's schedules (at / rate / cron
+  in a time zone, flexible windows, retry policy and DLQ) firing on the runtime clock.
+
+``filter_criteria.FilterCriteria`` is what the SQS and stream mappings (and Pipes) filter with.
 
 Every source is a ``Source``: the runtime only ever calls what this protocol names, so a
 new kind of source is one new module here that implements it.
@@ -47,9 +51,10 @@ def identity(source: Source) -> tuple[str, str, str]:
 
 
 from labs.runtime.sources.asynchronous import ASYNC_RETRY_DELAYS, AsyncSource  # noqa: E402
+from labs.runtime.sources.eventbridge_scheduler import SchedulerSource  # noqa: E402
 from labs.runtime.sources.schedule import ScheduleSource  # noqa: E402
 from labs.runtime.sources.sqs import SqsSource  # noqa: E402
 from labs.runtime.sources.stream import StreamSource  # noqa: E402
 
 __all__ = ["Source", "identity", "SqsSource", "AsyncSource", "StreamSource", "ScheduleSource",
-           "ASYNC_RETRY_DELAYS"]
+           "SchedulerSource", "ASYNC_RETRY_DELAYS"]

@@ -12,6 +12,7 @@ from labs.sandbox.mends import (
     event_patterns,
     eventbridge_envelope,
     eventbridge_inputs,
+    sns_fifo,
     sns_envelope,
     sns_filter_policies,
     sqs_inputs,
@@ -29,6 +30,7 @@ _MENDS = (
     sns_envelope,
     dynamodb_streams,
     stepfunctions_logging,
+    sns_fifo,
 )
 _applied = False
 
