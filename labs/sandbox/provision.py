@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from labs import sandbox
+from labs.sandbox import pattern_errors
 from labs.course.names import ALERTS_TOPIC, FAILED_MESSAGES_TABLE, ORDERS_BUS, ORDER_EVENTS_TOPIC, ORDER_EVENT_TYPES, ORDER_SOURCE  # noqa: F401  (re-exported)
 
 
@@ -111,7 +112,8 @@ def ensure_rule(
         except (events.exceptions.InvalidEventPatternException, events.exceptions.ClientError) as error:
             if error.response["Error"]["Code"] not in ("InvalidEventPatternException", "ValidationException"):
                 raise
-            raise ValueError(f"ルール {name} を作れません: {error.response['Error']['Message']}\n"
+            reason = error.response["Error"]["Message"]
+            raise ValueError(f"ルール {name} を作れません: {reason}\n  → {pattern_errors.explain(reason)}\n"
                              f"  イベントパターン: {json.dumps(event_pattern, ensure_ascii=False)}"
                              f"  スケジュール: {schedule}") from error
     if queue_url:
@@ -140,8 +142,8 @@ def ensure_subscription(
 ) -> str:
     """Subscribe a queue to a topic (once), with raw delivery and a filter policy if asked.
 
-    The settings go in with the subscription itself: a policy SNS rejects must not leave
-    behind an unfiltered subscription that receives everything.
+    The settings go in with the subscription itself: a policy SNS rejects leaves nothing behind
+    (the sandbox's ``sns_filter_policies`` mend makes moto refuse it before subscribing, as AWS does).
     """
     sns = sandbox.client("sns")
     endpoint = queue_arn(queue_url)
@@ -161,11 +163,9 @@ def ensure_subscription(
         for name, value in attributes.items():  # scope before policy: the policy is read in its scope
             sns.set_subscription_attributes(SubscriptionArn=existing[0], AttributeName=name, AttributeValue=value)
     except sns.exceptions.InvalidParameterException as error:
-        if not existing:  # moto keeps the subscription it rejected; AWS makes none
-            for arn in _subscriptions(topic_arn, endpoint):
-                sns.unsubscribe(SubscriptionArn=arn)
+        reason = error.response["Error"]["Message"]
         raise ValueError(f"フィルターポリシーが不正です: {json.dumps(filter_policy, ensure_ascii=False)}\n"
-                         f"  SNS の応答: {error.response['Error']['Message']}") from error
+                         f"  SNS の応答: {reason}\n  → {pattern_errors.explain(reason)}") from error
     return existing[0]
 
 

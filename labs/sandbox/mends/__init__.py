@@ -6,10 +6,12 @@ not its responses, so every client (boto3, the AWS CLI through the server) sees 
 """
 from __future__ import annotations
 
-from labs.sandbox.mends import eventbridge_envelope
+from labs.sandbox.mends import event_patterns, eventbridge_envelope, sns_filter_policies
 
 _MENDS = (
     eventbridge_envelope,
+    event_patterns,
+    sns_filter_policies,
 )
 _applied = False
 
