@@ -12,7 +12,8 @@ import matplotlib_fontja  # noqa: F401  (bundles IPAex Gothic and makes it the d
 OUTCOMES = {"ok": ("tab:green", "成功"), "error": ("tab:red", "失敗"), "partial": ("tab:orange", "一部失敗"),
             "retry": ("tab:orange", "再試行"), "dlq": ("black", "DLQ へ"), "ignored": ("tab:gray", "無視")}
 KINDS = {"publish": ("s", "発行"), "deliver": (">", "配信"), "invoke": ("o", "呼び出し"), "dlq": ("X", "DLQ 移動"),
-         "redrive": ("P", "再投入"), "schedule": ("*", "スケジュール"), "note": ("d", "メモ")}
+         "redrive": ("P", "再投入"), "schedule": ("*", "スケジュール"), "note": ("d", "メモ"),
+         "filter": ("v", "フィルターで除外")}
 
 
 def timeline(records, title: str = "メッセージの流れ", ax=None):

@@ -57,15 +57,18 @@ class LocalRuntime:
 
     # -- wiring ----------------------------------------------------------------------------
     def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
-                 batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30) -> SqsSource:
+                 batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30,
+                 filter_criteria: dict | None = None) -> SqsSource:
         """An SQS event source mapping from ``queue_url`` to ``handler``.
 
         ``report_batch_item_failures`` defaults to True here, because every lesson wants it; on
         AWS it is off unless you list ``ReportBatchItemFailures`` in ``FunctionResponseTypes``.
+        ``filter_criteria`` (``{"Filters": [{"Pattern": ...}]}``): a message no filter matches is
+        deleted without invoking the function, as on AWS.
         """
         name = function_name or handler.__name__
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
-                           delivery=self.delivery)
+                           delivery=self.delivery, filter_criteria=filter_criteria)
         return self._add(source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
@@ -93,10 +96,14 @@ class LocalRuntime:
 
     def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
                   batch_size: int = 100, max_retry_attempts: int = 2, on_failure: str | None = None,
-                  timeout: int = 30) -> StreamSource:
-        """A DynamoDB Streams event source mapping (the table needs a stream)."""
+                  timeout: int = 30, filter_criteria: dict | None = None) -> StreamSource:
+        """A DynamoDB Streams event source mapping (the table needs a stream).
+
+        ``filter_criteria``: records no filter matches are skipped (the function never sees them).
+        """
         name = function_name or handler.__name__
-        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout))
+        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout,
+                                      filter_criteria=filter_criteria))
 
     def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                     timeout: int = 30) -> ScheduleSource:

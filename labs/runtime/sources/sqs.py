@@ -7,7 +7,9 @@ from __future__ import annotations
 from labs import sandbox
 from labs.runtime import shapes
 from labs.runtime.delivery import ExactDelivery
+from labs.observe import recorder
 from labs.runtime.invoke import Invocation, invoke
+from labs.runtime.sources.filter_criteria import FilterCriteria
 from labs.runtime.sources.polling import QueueSource
 from labs.sandbox.clock import clock
 
@@ -16,8 +18,11 @@ class SqsSource(QueueSource):
     """Lambda's SQS event source mapping."""
 
     def __init__(self, queue_url, handler, function_name, batch_size=10, report_batch_item_failures=True, timeout=30,
-                 delivery=None):
+                 delivery=None, filter_criteria: dict | None = None):
         super().__init__(queue_url, handler, function_name, batch_size, timeout)
+        # Compiled before anything else: Lambda refuses a mapping with a bad filter at once.
+        self.filter_criteria = FilterCriteria(filter_criteria, "sqs") if filter_criteria is not None else None
+        self.filtered = 0  # messages deleted because no filter matched them
         if timeout > self.visibility_timeout:
             # AWS refuses such a mapping: the batch would become visible while still being processed.
             raise ValueError(
@@ -29,8 +34,34 @@ class SqsSource(QueueSource):
         self.delivery = (delivery or ExactDelivery()).for_queue(
             self.queue_name, self.visibility_timeout, self.max_receive_count)
 
+    def poll(self):
+        """A batch the filters emptied invokes nothing: receive again, until an invocation or an empty queue."""
+        while True:
+            filtered_before = self.filtered
+            made = super().poll()
+            if made or self.filtered == filtered_before:
+                return made
+
     def _arrange(self, messages):
-        return self.delivery.arrange(messages, self.batch_size, self.function_name)
+        return self.delivery.arrange(self._delete_unmatched(messages), self.batch_size, self.function_name)
+
+    def _delete_unmatched(self, messages: list[dict]) -> list[dict]:
+        """Lambda deletes a message no filter matches, without invoking the function.
+
+        AWS (lambda/latest/dg/invocation-eventfiltering.html): "If a message doesn't satisfy your
+        filter criteria, Lambda automatically removes the message from your queue."
+        """
+        if self.filter_criteria is None or not messages:
+            return messages
+        region = sandbox.current().region
+        kept = [m for m in messages if self.filter_criteria.keeps(shapes.sqs_record(m, self.queue_arn, region))]
+        dropped = [m for m in messages if m not in kept]
+        if dropped:
+            self.filtered += len(dropped)
+            self._settle(dropped, failed_ids=set())  # settling with no failures deletes them
+            recorder.record("filter", self.name, self.function_name, "ignored", len(dropped),
+                            "フィルターに合わず削除 (関数は呼ばれません)", [m["MessageId"] for m in dropped])
+        return kept
 
     def next_due(self):
         return min((d for d in (super().next_due(), self.delivery.next_due()) if d is not None), default=None)
