@@ -26,8 +26,9 @@ from labs.observe import recorder
 from labs.runtime import shapes
 from labs.sandbox.clock import clock
 from labs.runtime.invoke import Handler, Invocation
-from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, ScheduleSource, Source, SqsSource,
-                                  StreamSource, identity)
+from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, KinesisSource, ScheduleSource, Source,
+                                  SqsSource, StreamSource, identity)
+from labs.runtime.sources.shards import StreamPolicy
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
@@ -104,6 +105,28 @@ class LocalRuntime:
         name = function_name or handler.__name__
         return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout,
                                       filter_criteria=filter_criteria))
+
+    def on_kinesis(self, stream: str, handler: Handler, *, function_name: str | None = None,
+                   batch_size: int = 100, maximum_batching_window_in_seconds: float = 0,
+                   starting_position: str = "TRIM_HORIZON", starting_position_timestamp=None,
+                   bisect_batch_on_function_error: bool = False, maximum_retry_attempts: int = -1,
+                   maximum_record_age_in_seconds: int = -1, on_failure: str | None = None,
+                   report_batch_item_failures: bool = False, filter_criteria: dict | None = None,
+                   timeout: int = 30) -> KinesisSource:
+        """A Kinesis event source mapping (``CreateEventSourceMapping``'s parameters, AWS's defaults).
+
+        ``maximum_retry_attempts`` and ``maximum_record_age_in_seconds`` default to -1 as on AWS:
+        a record that always fails holds its shard until it expires. ``on_failure``: an SQS queue
+        (name, URL or ARN) or SNS topic ARN that receives where discarded records were.
+        ``report_batch_item_failures`` is off unless you turn it on, as on AWS.
+        """
+        name = function_name or handler.__name__
+        policy = StreamPolicy(batch_size, maximum_batching_window_in_seconds, starting_position,
+                              starting_position_timestamp, maximum_retry_attempts, maximum_record_age_in_seconds,
+                              bisect_batch_on_function_error)
+        return self._add(KinesisSource(stream, handler, name, policy,
+                                       report_batch_item_failures=report_batch_item_failures,
+                                       on_failure=on_failure, filter_criteria=filter_criteria, timeout=timeout))
 
     def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                     timeout: int = 30) -> ScheduleSource:

@@ -7,6 +7,8 @@ the services and your function. One module per kind of source:
   SNS -> Lambda): one event per invocation, two retries, then the failure queue.
 * ``stream.StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order.
 * ``schedule.ScheduleSource``: a scheduled EventBridge rule firing on the runtime clock.
+* ``kinesis.KinesisSource``: a Kinesis event source mapping (checkpoints per shard, ``shards.py``).
+* ``pipes.PipeQueueSource`` / ``pipes.PipeStreamSource``: an EventBridge pipe (filter, enrichment, target).
 
 Every source is a ``Source``: the runtime only ever calls what this protocol names, so a
 new kind of source is one new module here that implements it.
@@ -46,9 +48,10 @@ def identity(source: Source) -> tuple[str, str, str]:
 
 
 from labs.runtime.sources.asynchronous import ASYNC_RETRY_DELAYS, AsyncSource  # noqa: E402
+from labs.runtime.sources.kinesis import KinesisSource  # noqa: E402
 from labs.runtime.sources.schedule import ScheduleSource  # noqa: E402
 from labs.runtime.sources.sqs import SqsSource  # noqa: E402
 from labs.runtime.sources.stream import StreamSource  # noqa: E402
 
 __all__ = ["Source", "identity", "SqsSource", "AsyncSource", "StreamSource", "ScheduleSource",
-           "ASYNC_RETRY_DELAYS"]
+           "KinesisSource", "ASYNC_RETRY_DELAYS"]
