@@ -28,6 +28,7 @@ from labs.sandbox.clock import clock
 from labs.runtime.invoke import Handler, Invocation
 from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, KinesisSource, ScheduleSource, Source,
                                   SqsSource, StreamSource, identity)
+from labs.runtime.sources.pipes import PipeQueueSource, PipeStreamSource, pipe_source
 from labs.runtime.sources.shards import StreamPolicy
 from labs.runtime.sources.polling import forget_parked_on_reset
 
@@ -127,6 +128,20 @@ class LocalRuntime:
         return self._add(KinesisSource(stream, handler, name, policy,
                                        report_batch_item_failures=report_batch_item_failures,
                                        on_failure=on_failure, filter_criteria=filter_criteria, timeout=timeout))
+
+    def on_pipe(self, name: str, *, functions: dict[str, Handler] | None = None) -> PipeQueueSource | PipeStreamSource:
+        """Run the EventBridge pipe ``name`` made with ``boto3.client("pipes").create_pipe(...)``.
+
+        ``functions``: the handlers of the Lambda functions the pipe names (enrichment, target),
+        by function name: ``{"enrich-order": enrich_order}``. The pipe is read back from the
+        sandbox on every poll, so ``stop_pipe`` and ``update_pipe`` take effect.
+        """
+        return self._add(pipe_source(name, functions))
+
+    def on_pipes(self, *, functions: dict[str, Handler] | None = None) -> list[PipeQueueSource | PipeStreamSource]:
+        """Run every pipe in the sandbox (see on_pipe)."""
+        names = [p["Name"] for p in sandbox.client("pipes").list_pipes()["Pipes"]]
+        return [self.on_pipe(name, functions=functions) for name in names]
 
     def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                     timeout: int = 30) -> ScheduleSource:
