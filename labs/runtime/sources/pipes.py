@@ -49,6 +49,10 @@ class PipeError(ValueError):
     """The pipe cannot run as configured (Japanese, for the learner)."""
 
 
+class TargetFailed(RuntimeError):
+    """The target function failed (its error, as the invocation describes it)."""
+
+
 def service_of(arn: str) -> str:
     """``sqs``, ``kinesis``, ``dynamodb``, ``events``, ``sns``, ``lambda``, ``states`` ... from an ARN."""
     parts = arn.split(":")
@@ -154,9 +158,9 @@ class Pipe:
         try:
             payloads = [self._template(self.target_template, event) for event in events]
             return self._deliver(payloads, events, ids)
-        except Exception as error:  # a target that refuses: the whole batch comes again
-            recorder.record("deliver", self.name, resource_name(self.target), "error", len(ids),
-                            f"{type(error).__name__}: {error}", ids)
+        except Exception as error:  # a target that refuses or fails: the whole batch comes again
+            detail = str(error) if isinstance(error, TargetFailed) else f"{type(error).__name__}: {error}"
+            recorder.record("deliver", self.name, resource_name(self.target), "error", len(ids), detail, ids)
             return set(ids)
 
     def _template(self, template: str | None, event):
@@ -232,7 +236,7 @@ class Pipe:
         call = invoke(self.functions[function], payloads, function)
         self.invocations.append(call)
         if not call.ok:
-            raise RuntimeError(call.describe_error())
+            raise TargetFailed(call.describe_error())
         items = call.result.get("batchItemFailures") if isinstance(call.result, dict) else None
         if not items:
             return set()

@@ -26,7 +26,7 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable
 
 from labs import sandbox
@@ -330,8 +330,8 @@ class ShardPoller:
 
 def _iso(moment: datetime | int | float) -> str:
     if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment)
-    return moment.astimezone().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def failure_destination(target: str):
