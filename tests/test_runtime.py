@@ -258,14 +258,14 @@ def test_function_timeout_longer_than_the_visibility_timeout_is_refused_as_on_aw
 
 
 def test_run_until_quiet_gives_up_on_endless_retries_and_says_so():
-    url = provision.ensure_queue("no-dlq", visibility_timeout=0)
+    url = provision.ensure_queue("no-dlq", visibility_timeout=1)
     send(url, "poison")
     runtime = LocalRuntime()
 
     def always_fails(event, context):
         raise RuntimeError("never works")
 
-    runtime.on_queue(url, always_fails, timeout=0)
+    runtime.on_queue(url, always_fails, timeout=1)
     made = runtime.run_until_quiet(max_invocations=25)
     assert made == 25
     [note] = recorder.select(kind="note")

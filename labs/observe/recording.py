@@ -112,6 +112,18 @@ def _summarise(params: dict, parsed: dict) -> tuple[int, int, list[str], str]:
     return len(sent), failed, ids, error
 
 
+# Who else wants to see publishes (the runtime: recursion tracking, stopped handlers).
+# ``before(service, operation, params)`` may refuse a publish by raising;
+# ``after(service, operation, params, ids)`` learns the ids of what was published.
+_watchers: list[tuple] = []
+
+
+def watch_publishes(before=None, after=None) -> None:
+    """Call ``before``/``after`` around every publishing call (registered once per pair)."""
+    if (before, after) not in _watchers:
+        _watchers.append((before, after))
+
+
 def _on_publish(service: str, operation: str):
     name = _PUBLISHING[(service, operation)]
 
@@ -121,12 +133,18 @@ def _on_publish(service: str, operation: str):
         outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
         detail = error or (f"{failed} 件失敗" if failed else "")
         recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
+        for _, after in _watchers:
+            if after is not None:
+                after(service, operation, params, ids)
 
     return hook
 
 
-def _remember_params(params, context, **_):
+def _remember_params(params, context, model=None, **_):
     context["labs_params"] = params
+    for before, _ in _watchers:
+        if before is not None and model is not None:
+            before(model.service_model.service_id.hyphenize(), model.name, params)
 
 
 def attach(session) -> None:

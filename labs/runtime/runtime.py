@@ -19,13 +19,19 @@ import contextlib
 import re
 import threading
 import time
+import warnings
+import weakref
+
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from labs import sandbox
 from labs.sandbox import provision
 from labs.observe import recorder
 from labs.runtime import shapes
 from labs.sandbox.clock import clock
-from labs.runtime.invoke import Handler, Invocation
+from labs.observe import recording
+from labs.runtime import recursion
+from labs.runtime.invoke import Handler, Invocation, refuse_if_abandoned, still_running
 from labs.runtime.sources import (ASYNC_RETRY_DELAYS, AsyncSource, KinesisSource, ScheduleSource, Source,
                                   SqsSource, StreamSource, identity)
 from labs.runtime.sources.pipes import PipeQueueSource, PipeStreamSource, pipe_source
@@ -33,20 +39,56 @@ from labs.runtime.sources.shards import StreamPolicy
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
+MAX_BACKOFF_SECONDS = 5.0  # a background consumer whose polls keep failing waits at most this long
+
+# The runtime that holds each mapping (function, origin, kind) in this kernel: one consumer
+# per mapping, as on AWS. A cell run again that wires it anew takes it over.
+_holders: dict[tuple, weakref.ref] = {}
+_holders_lock = threading.Lock()
+
+
+def _watch_kernel() -> None:
+    """What every runtime relies on, set up once when the first runtime is made."""
+    forget_parked_on_reset()
+    recursion.track()
+    recording.watch_publishes(before=_refuse_late_sends)
+
+
+def _refuse_late_sends(service: str, operation: str, params: dict) -> None:
+    refuse_if_abandoned()
 
 
 class LocalRuntime:
     def __init__(self, delivery=None) -> None:
         self.delivery = delivery  # e.g. labs.runtime.delivery.RealisticDelivery(seed=1); None: moto's exact delivery
         self.sources: list[Source] = []
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
-        forget_parked_on_reset()
+        self._consumers: dict[tuple, tuple[threading.Thread, threading.Event]] = {}  # background threads
+        self._poll_interval: float | None = None  # set while running in the background
+        _watch_kernel()
 
     def _add(self, source: Source) -> Source:
-        """Wire ``source``; one wired before with the same identity (a cell run again) is replaced."""
-        self.sources = [s for s in self.sources if identity(s) != identity(source)] + [source]
+        """Wire ``source``; one wired before with the same identity (a cell run again) is replaced,
+        in this runtime or in an earlier one of this kernel (its background consumer stops)."""
+        key = identity(source)
+        with _holders_lock:
+            previous = _holders.get(key)
+            previous = previous() if previous is not None else None
+            _holders[key] = weakref.ref(self)
+        if previous is not None and previous is not self:
+            previous._unwire(key)
+            recorder.record("note", source.name, source.function_name, "replaced", detail=(
+                "前の LocalRuntime に同じ関数とイベントソースの組がありました。AWS では 1 つの組に消費者は 1 つなので、"
+                "前の方を止めてこちらに置き換えました"))
+        self._unwire(key)
+        self.sources.append(source)
+        if self._poll_interval is not None:
+            self._start_consumer(source)
         return source
+
+    def _unwire(self, key: tuple) -> None:
+        """Stop and forget the source wired as ``key`` (if any)."""
+        self._stop_consumer(key)
+        self.sources = [s for s in self.sources if identity(s) != key]
 
     def invocations(self, function_name: str | None = None, since: float | None = None) -> list[Invocation]:
         """Every invocation made (of ``function_name`` only, if given), in the order they started.
@@ -197,24 +239,43 @@ class LocalRuntime:
     # -- running in the background -------------------------------------------------------------
     def start(self, poll_interval: float = 0.02) -> None:
         """Each source polls in its own thread until stop(): consumers at their own pace."""
-        if self._threads:
+        if self._poll_interval is not None:
             return
-        self._stop.clear()
+        self._poll_interval = poll_interval
         for source in self.sources:
-            thread = threading.Thread(target=self._loop, args=(source, poll_interval), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._start_consumer(source)
 
-    def _loop(self, source, poll_interval: float) -> None:
-        while not self._stop.is_set():
-            if not _poll(source):
-                self._stop.wait(poll_interval)
+    def _start_consumer(self, source: Source) -> None:
+        stop = threading.Event()
+        thread = threading.Thread(target=_consume, args=(source, stop, self._poll_interval), daemon=True,
+                                  name=f"consumer:{source.function_name}:{source.name}")
+        self._consumers[identity(source)] = (thread, stop)
+        thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        self._threads.clear()
+    def _stop_consumer(self, key: tuple, wait: float = 10.0) -> threading.Thread | None:
+        """Stop one background consumer; returns its thread if it is still busy after ``wait``."""
+        thread, stop = self._consumers.pop(key, (None, None))
+        if thread is None:
+            return None
+        stop.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout=wait)
+        return thread if thread.is_alive() else None
+
+    def stop(self, wait: float = 10.0) -> None:
+        """Stop the background consumers (waiting up to ``wait`` seconds for each);
+        say so if a handler is still running afterwards."""
+        busy = [t for key in list(self._consumers) if (t := self._stop_consumer(key, wait)) is not None]
+        self._poll_interval = None
+        names = {s.function_name for s in self.sources}
+        running = [call for call in still_running() if call.function_name in names]
+        if busy or running:
+            message = (
+                f"stop() の後もハンドラーが動いています: {', '.join(sorted({c.function_name for c in running}) or '?')}"
+                "。Python はスレッドを止められないので、終わるまで AWS への送信は拒否し、終わったら記録に残します "
+                "(a handler is still running after stop(); its late sends are refused)")
+            recorder.record("note", "runtime", ", ".join(sorted(names)), "late", len(running) or len(busy), message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     @contextlib.contextmanager
     def running(self, poll_interval: float = 0.02):
@@ -229,20 +290,54 @@ class LocalRuntime:
         deadline = time.monotonic() + timeout
         last = len(recorder.records)
         quiet_since = time.monotonic()
+        names = {s.function_name for s in self.sources}
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            if len(recorder.records) != last or self.parked:
+            busy = self.parked or any(call.function_name in names for call in still_running())
+            if len(recorder.records) != last or busy:
                 last, quiet_since = len(recorder.records), time.monotonic()
             elif time.monotonic() - quiet_since >= settle:
                 return True
         return False
 
 
+def _consume(source: Source, stop: threading.Event, poll_interval: float) -> None:
+    """A background consumer: poll until told to stop; when polls fail, say so once and back off."""
+    wait, failing = poll_interval, False
+    while not stop.is_set():
+        try:
+            made = source.poll()
+        except Exception as error:  # like Lambda's poller: log, back off, keep polling
+            if not failing:
+                _note_poll_failure(source, error, backing_off=True)
+            failing, wait = True, min(MAX_BACKOFF_SECONDS, wait * 2)
+            stop.wait(wait)
+            continue
+        if failing:
+            recorder.record("note", source.name, source.function_name, "ok", detail="ポーリングが回復しました")
+        failing, wait = False, poll_interval
+        if not made:
+            stop.wait(poll_interval)
+
+
 def _poll(source: Source) -> int:
     """One poll of one source; a failure of the machinery is recorded, and the others go on."""
     try:
         return source.poll()
-    except Exception as error:  # like Lambda's poller: log, back off, keep polling
-        recorder.record("note", source.name, source.function_name, "error",
-                        detail=f"ポーリング失敗: {type(error).__name__}: {error}")
+    except Exception as error:
+        _note_poll_failure(source, error)
         return 0
+
+
+def _note_poll_failure(source: Source, error: Exception, backing_off: bool = False) -> None:
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    if "NonExistent" in code or "NotFound" in code or "DoesNotExist" in code:
+        why = f"{source.name} がもうありません (sandbox.reset() で消えましたか?)。配線し直してください"
+    elif isinstance(error, EndpointConnectionError):
+        why = ("サンドボックスのサーバーに接続できません (止まりましたか?)。"
+               "`python -m labs sandbox serve` で起動し直してください")
+    else:
+        why = f"{type(error).__name__}: {error}"
+    if backing_off:
+        why += f" (成功するまで間隔を最大 {MAX_BACKOFF_SECONDS:.0f} 秒まで広げて試し続け、このメモは繰り返しません)"
+    recorder.record("note", source.name, source.function_name, "error", detail=f"ポーリング失敗: {why}")

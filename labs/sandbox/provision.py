@@ -1,7 +1,9 @@
 """Idempotent provisioning: every ``ensure_*`` may run any number of times.
 
 Running a cell (or a whole notebook) twice must give the same resources, not an error
-and not duplicates. Each helper looks first, then creates or converges. The seed's
+and not duplicates. Each helper looks first, then creates or converges. Two notebooks on
+one shared sandbox may do so at the same moment: whoever loses the race to create gets
+"already exists", and then reads what the winner made (the same resource). The seed's
 resources are built by :func:`provision_seed`.
 """
 from __future__ import annotations
@@ -19,7 +21,11 @@ def ensure_bus(name: str) -> str:
     try:
         return events.describe_event_bus(Name=name)["Arn"]
     except events.exceptions.ResourceNotFoundException:
+        pass
+    try:
         return events.create_event_bus(Name=name)["EventBusArn"]
+    except events.exceptions.ResourceAlreadyExistsException:  # made by someone else meanwhile
+        return events.describe_event_bus(Name=name)["Arn"]
 
 
 def queue_arn(queue_url: str) -> str:
@@ -54,7 +60,10 @@ def ensure_queue(
     try:
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
-        return sqs.create_queue(QueueName=name, Attributes=wanted)["QueueUrl"]
+        try:  # the same attributes again is no error on SQS: a racing twin gets the same URL
+            return sqs.create_queue(QueueName=name, Attributes=wanted)["QueueUrl"]
+        except sqs.exceptions.QueueNameExists:  # made meanwhile with other attributes: converge
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     wanted.pop("FifoQueue", None)  # cannot be changed after creation
     sqs.set_queue_attributes(QueueUrl=url, Attributes=wanted)
     return url
@@ -197,7 +206,10 @@ def ensure_table(
     }
     if stream:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
-    return ddb.create_table(**kwargs)["TableDescription"]["TableArn"]
+    try:
+        return ddb.create_table(**kwargs)["TableDescription"]["TableArn"]
+    except ddb.exceptions.ResourceInUseException:  # made by someone else meanwhile
+        return ddb.describe_table(TableName=name)["Table"]["TableArn"]
 
 
 @dataclass

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 
+from botocore.exceptions import ClientError
+
 from labs import sandbox
 from labs.observe import recorder
+from labs.runtime import recursion
 from labs.runtime.invoke import Handler, Invocation
 from labs.sandbox.clock import clock
+
 
 # Messages waiting out a visibility timeout or retry delay, per queue URL: (due time, message).
 # Kept per queue, not per source, so a runtime made again in a later cell releases them too.
@@ -64,16 +68,16 @@ class QueueSource:
     def poll(self) -> int:
         """Release what is due, then receive and hand over one batch. Returns invocations made."""
         self._release_due()
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages", [])
-        messages = self._arrange(messages)
+        messages = self._arrange(self._receive())
+        messages = self._stop_loops(messages)
         if not messages:
             return 0
         return self._deliver(messages)
+
+    def _receive(self) -> list[dict]:
+        return self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
+                                        MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"],
+                                        ).get("Messages", [])
 
     def next_due(self) -> float | None:
         return min((due for due, _ in self._parked), default=None)
@@ -94,15 +98,55 @@ class QueueSource:
 
     # -- settling a batch -----------------------------------------------------------------
     def _settle(self, messages: list[dict], failed_ids: set[str]) -> None:
-        done = [m for m in messages if m["MessageId"] not in failed_ids]
-        for start in range(0, len(done), 10):
-            chunk = done[start:start + 10]
+        self._delete([m for m in messages if m["MessageId"] not in failed_ids])
+        self._park([m for m in messages if m["MessageId"] in failed_ids])
+
+    def _delete(self, messages: list[dict]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+
+    def _park(self, messages: list[dict]) -> None:
+        """Invisible until their retry delay has passed on the runtime clock."""
         now = clock.now()
-        self._parked.extend((now + self._retry_delay(m), m) for m in messages if m["MessageId"] in failed_ids)
+        self._parked.extend((now + self._retry_delay(m), m) for m in messages)
+
+    def _return_now(self, messages: list[dict]) -> None:
+        """Received but never handed over (the learner stopped the cell): visible again at once."""
+        for message in messages:
+            try:
+                self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+            except ClientError:
+                continue  # visible again anyway
+
+    def _stop_loops(self, messages: list[dict]) -> list[dict]:
+        """Lambda's recursive loop detection: a chain past its limit is not invoked again.
+
+        The message goes to the DLQ if the queue has one, else it is dropped, as Lambda does.
+        """
+        looping = {m["MessageId"]: lineage for m in messages if (lineage := recursion.is_looping(m))}
+        if not looping:
+            return messages
+        stopped = [m for m in messages if m["MessageId"] in looping]
+        for message in stopped:
+            if self.dead_letter_queue:
+                dlq_url = self.sqs.get_queue_url(QueueName=self.dead_letter_queue)["QueueUrl"]
+                self.sqs.send_message(QueueUrl=dlq_url, MessageBody=message["Body"],
+                                      **({"MessageAttributes": message["MessageAttributes"]}
+                                         if message.get("MessageAttributes") else {}))
+            lineage = looping[message["MessageId"]]
+            recorder.record("dlq", self.name, self.dead_letter_queue or "(破棄)", "loop", 1, (
+                f"再帰ループを検出: {self.function_name} は{lineage.describe()}まで呼ばれました。Lambda は同じ連鎖の "
+                f"{recursion.MAX_CHAIN_INVOCATIONS} 回を超える呼び出しを止め、イベントを "
+                + ("DLQ へ送ります" if self.dead_letter_queue else "DLQ がないので捨てます")
+                + "。ハンドラーが自分を呼び出すキュー/トピックへ送っていないか確かめてください"),
+                [message["MessageId"]])
+        self._delete(stopped)
+        return [m for m in messages if m["MessageId"] not in looping]
 
     def _release_due(self) -> None:
         now = clock.now()

@@ -5,13 +5,17 @@ timeout before a retry, and SQS's own RedrivePolicy moving a message to the DLQ 
 from __future__ import annotations
 
 from labs import sandbox
-from labs.runtime import shapes
+from labs.runtime import recursion, shapes
 from labs.runtime.delivery import ExactDelivery
 from labs.observe import recorder
-from labs.runtime.invoke import Invocation, invoke
+from labs.runtime.invoke import Invocation, InvocationInterrupted, invoke
 from labs.runtime.sources.filter_criteria import FilterCriteria
 from labs.runtime.sources.polling import QueueSource
 from labs.sandbox.clock import clock
+
+
+class MalformedBatchResponse(ValueError):
+    """The handler's partial batch response is not a shape Lambda accepts: the whole batch fails."""
 
 
 class SqsSource(QueueSource):
@@ -73,11 +77,18 @@ class SqsSource(QueueSource):
     def _deliver(self, messages):
         event = shapes.sqs_event(messages, self.queue_arn, sandbox.current().region)
         started = clock.now()
-        call = invoke(self.handler, event, self.function_name, self.timeout)
+        originals = [m for m in messages if not self.delivery.is_copy(m)]
+        try:
+            call = invoke(self.handler, event, self.function_name, self.timeout,
+                          scope=recursion.carry(recursion.next_lineage(messages)))
+        except InvocationInterrupted as stop:  # Ctrl-C: the batch returns after its visibility timeout
+            self._record_invocation(stop.call, messages, {m["MessageId"] for m in messages})
+            self._park(originals)
+            raise
         overran = clock.now() - started > self.visibility_timeout  # SQS let others see the batch meanwhile
         failed = self.failed_ids(call, messages)
         self._record_invocation(call, messages, failed)
-        self._settle([m for m in messages if not self.delivery.is_copy(m)], failed)
+        self._settle(originals, failed)
         self.delivery.settled(messages, failed, overran)
         return 1
 
@@ -85,19 +96,45 @@ class SqsSource(QueueSource):
         """Which messages go back to the queue, by Lambda's rules for SQS batches."""
         every = {m["MessageId"] for m in messages}
         if not call.ok:
-            return every  # an exception or a timeout fails the whole batch
+            return every  # an exception, an exit or a timeout fails the whole batch
         if not self.report_batch_item_failures:
             return set()  # the return value is ignored: the whole batch is deleted
-        result = call.result
-        if result is None or (isinstance(result, dict) and not result.get("batchItemFailures")):
-            return set()  # no failures reported ({'statusCode': 200} is just that)
-        items = result.get("batchItemFailures") if isinstance(result, dict) else None
-        if not isinstance(items, list):
-            call.error = ValueError(f"batchItemFailures の形が不正です: {result!r}")
+        try:
+            return reported_failures(call.result, every)
+        except MalformedBatchResponse as error:
+            call.error = error
             return every
-        reported = {i.get("itemIdentifier") if isinstance(i, dict) else None for i in items}
-        if not reported <= every:
-            # An empty, missing or unknown itemIdentifier makes Lambda retry the whole batch.
-            call.error = ValueError(f"batchItemFailures に不正な itemIdentifier があります: {sorted(map(str, reported - every))}")
-            return every
-        return reported
+
+
+def reported_failures(response, every: set[str]) -> set[str]:
+    """The message ids a partial batch response reports, by Lambda's rules.
+
+    Success: no response, an empty one, or ``batchItemFailures`` null or empty (a response
+    without it, e.g. ``{"statusCode": 200}``, is one with it null). Whole-batch failure
+    (raised as MalformedBatchResponse): anything that is not that shape, and an empty, null,
+    unknown or misnamed ``itemIdentifier``.
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)
+    """
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        raise MalformedBatchResponse(
+            f"部分バッチ応答の形が不正です: {{\"batchItemFailures\": [...]}} の形の dict のはずが "
+            f"{type(response).__name__} ({response!r:.60}) でした。Lambda はバッチ全体を失敗として扱います")
+    items = response.get("batchItemFailures")
+    if items is None or items == []:
+        return set()
+    if not isinstance(items, list):
+        raise MalformedBatchResponse(
+            f"batchItemFailures の形が不正です: リストのはずが {type(items).__name__} {items!r:.60} でした。"
+            "Lambda はバッチ全体を失敗として扱います")
+    reported = set()
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in every:
+            raise MalformedBatchResponse(
+                f"batchItemFailures に不正な itemIdentifier があります: {item!r:.80} は "
+                f"{{\"itemIdentifier\": このバッチの messageId}} ではありません (空・null・知らない ID・キー名の誤り)。"
+                "Lambda はバッチ全体を失敗として扱います")
+        reported.add(identifier)
+    return reported
