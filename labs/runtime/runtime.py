@@ -35,8 +35,10 @@ from labs.runtime import recursion
 from labs.runtime.context import LambdaContext
 from labs.runtime.destinations import AsyncConfig
 from labs.runtime.invoke import Handler, Invocation, refuse_if_abandoned, still_running
-from labs.runtime.sources import (AsyncSource, ScheduleSource, SchedulerSource, Source, SqsSource, StreamSource,
-                                  identity)
+from labs.runtime.sources import (AsyncSource, KinesisSource, ScheduleSource, SchedulerSource, Source, SqsSource,
+                                  StreamSource, identity)
+from labs.runtime.sources.pipes import PipeQueueSource, PipeStreamSource, pipe_source
+from labs.runtime.sources.shards import StreamPolicy
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
@@ -177,6 +179,42 @@ class LocalRuntime:
         _check_timeout(timeout)
         return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout,
                                       filter_criteria=filter_criteria))
+
+    def on_kinesis(self, stream: str, handler: Handler, *, function_name: str | None = None,
+                   batch_size: int = 100, maximum_batching_window_in_seconds: float = 0,
+                   starting_position: str = "TRIM_HORIZON", starting_position_timestamp=None,
+                   bisect_batch_on_function_error: bool = False, maximum_retry_attempts: int = -1,
+                   maximum_record_age_in_seconds: int = -1, on_failure: str | None = None,
+                   report_batch_item_failures: bool = False, filter_criteria: dict | None = None,
+                   timeout: int = 30) -> KinesisSource:
+        """A Kinesis event source mapping (``CreateEventSourceMapping``'s parameters, AWS's defaults).
+
+        ``maximum_retry_attempts`` and ``maximum_record_age_in_seconds`` default to -1 as on AWS:
+        a record that always fails holds its shard until it expires. ``on_failure``: an SQS queue
+        (name, URL or ARN) or SNS topic ARN that receives where discarded records were.
+        ``report_batch_item_failures`` is off unless you turn it on, as on AWS.
+        """
+        name = function_name or handler.__name__
+        policy = StreamPolicy(batch_size, maximum_batching_window_in_seconds, starting_position,
+                              starting_position_timestamp, maximum_retry_attempts, maximum_record_age_in_seconds,
+                              bisect_batch_on_function_error)
+        return self._add(KinesisSource(stream, handler, name, policy,
+                                       report_batch_item_failures=report_batch_item_failures,
+                                       on_failure=on_failure, filter_criteria=filter_criteria, timeout=timeout))
+
+    def on_pipe(self, name: str, *, functions: dict[str, Handler] | None = None) -> PipeQueueSource | PipeStreamSource:
+        """Run the EventBridge pipe ``name`` made with ``boto3.client("pipes").create_pipe(...)``.
+
+        ``functions``: the handlers of the Lambda functions the pipe names (enrichment, target),
+        by function name: ``{"enrich-order": enrich_order}``. The pipe is read back from the
+        sandbox on every poll, so ``stop_pipe`` and ``update_pipe`` take effect.
+        """
+        return self._add(pipe_source(name, functions))
+
+    def on_pipes(self, *, functions: dict[str, Handler] | None = None) -> list[PipeQueueSource | PipeStreamSource]:
+        """Run every pipe in the sandbox (see on_pipe)."""
+        names = [p["Name"] for p in sandbox.client("pipes").list_pipes()["Pipes"]]
+        return [self.on_pipe(name, functions=functions) for name in names]
 
     def on_schedule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,
                     timeout: int = 30) -> ScheduleSource:

@@ -13,6 +13,9 @@ tests/runtime/test_shapes.py validates each shape with aws-lambda-powertools' pa
   says ``...URL``; its region is mended at the source, ``labs.sandbox.mends.sns_envelope``).
 * DynamoDB Streams records: moto says us-east-1 and gives no ``eventSourceARN``; boto3 hands
   binary attributes over as ``bytes``, Lambda as base64 text (an event is always JSON).
+* Kinesis records: moto's ``get_records`` gives bytes and a datetime; Lambda hands over base64
+  text, epoch seconds, and the ``eventID`` / ``invokeIdentityArn`` / region around them.
+* What a Kinesis mapping sends to its on-failure destination (``stream_failure_record``).
 """
 from __future__ import annotations
 
@@ -121,4 +124,54 @@ def _json_ready(value):
     if isinstance(value, (list, set, tuple)):
         return [_json_ready(v) for v in value]
     return value
+
+
+def kinesis_payload(record: dict) -> dict:
+    """The ``kinesis`` part of a Lambda Kinesis record (Pipes hand these keys over at the top level)."""
+    return {
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": record["PartitionKey"],
+        "sequenceNumber": record["SequenceNumber"],
+        "data": base64.b64encode(record["Data"]).decode(),
+        "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+    }
+
+
+def kinesis_record(record: dict, shard_id: str, stream_arn: str, region: str, role_arn: str) -> dict:
+    """A Kinesis ``get_records`` record as Lambda's event source mapping hands it to a function.
+
+    AWS (lambda/latest/dg/with-kinesis.html, "Example Kinesis record event").
+    """
+    return {
+        "kinesis": kinesis_payload(record),
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def stream_failure_record(*, batch_info_key: str, batch_info: dict, function_arn: str, condition: str,
+                          invoke_count: int, function_error: str | None, timestamp: str, request_id: str) -> dict:
+    """What a stream event source mapping sends to its on-failure destination (SQS or SNS).
+
+    AWS (lambda/latest/dg/kinesis-on-failure-destination.html, "Example invocation record"):
+    the records themselves are not included, only where they are (``KinesisBatchInfo`` or
+    ``DDBStreamBatchInfo``), so they must be read back from the stream before they expire.
+    ``condition`` is ``RetryAttemptsExhausted`` or ``RecordAgeExceeded``.
+    """
+    response = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if function_error:
+        response["functionError"] = function_error
+    return {
+        "requestContext": {"requestId": request_id, "functionArn": function_arn, "condition": condition,
+                           "approximateInvokeCount": invoke_count},
+        "responseContext": response,
+        "version": "1.0",
+        "timestamp": timestamp,
+        batch_info_key: batch_info,
+    }
 

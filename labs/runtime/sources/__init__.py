@@ -8,6 +8,8 @@ the services and your function. One module per kind of source:
   on-failure destination or DLQ (``labs.runtime.destinations``), or discarded.
 * ``stream.StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order.
 * ``schedule.ScheduleSource``: a scheduled EventBridge rule firing on the runtime clock.
+* ``kinesis.KinesisSource``: a Kinesis event source mapping (checkpoints per shard, ``shards.py``).
+* ``pipes.PipeQueueSource`` / ``pipes.PipeStreamSource``: an EventBridge pipe (filter, enrichment, target).
 * ``eventbridge_scheduler.SchedulerSource``: EventBridge Scheduler's schedules (at / rate / cron
   in a time zone, flexible windows, retry policy and DLQ) firing on the runtime clock.
 
@@ -52,9 +54,10 @@ def identity(source: Source) -> tuple[str, str, str]:
 
 from labs.runtime.sources.asynchronous import ASYNC_RETRY_DELAYS, AsyncSource  # noqa: E402
 from labs.runtime.sources.eventbridge_scheduler import SchedulerSource  # noqa: E402
+from labs.runtime.sources.kinesis import KinesisSource  # noqa: E402
 from labs.runtime.sources.schedule import ScheduleSource  # noqa: E402
 from labs.runtime.sources.sqs import SqsSource  # noqa: E402
 from labs.runtime.sources.stream import StreamSource  # noqa: E402
 
 __all__ = ["Source", "identity", "SqsSource", "AsyncSource", "StreamSource", "ScheduleSource",
-           "SchedulerSource", "ASYNC_RETRY_DELAYS"]
+           "SchedulerSource", "KinesisSource", "ASYNC_RETRY_DELAYS"]

@@ -47,7 +47,11 @@ class _Filter:
 class FilterCriteria:
     """The compiled ``FilterCriteria`` of one mapping; ``keeps(record)`` says whether Lambda hands it over."""
 
-    def __init__(self, criteria: dict, source: str, max_filters: int = DEFAULT_MAX_FILTERS):
+    def __init__(self, criteria: dict, source: str, max_filters: int = DEFAULT_MAX_FILTERS, *,
+                 sqs_metadata: bool = False):
+        # sqs_metadata: a pipe may filter SQS records on metadata too (attributes, messageAttributes:
+        # eventbridge/latest/userguide/eb-pipes-event-filtering.html); a Lambda mapping only on body.
+        self.sqs_metadata = sqs_metadata
         if source not in DATA_KEYS:
             raise ValueError(f"filter criteria for {source!r}: use one of {sorted(DATA_KEYS)}")
         self.source = source
@@ -76,7 +80,7 @@ class FilterCriteria:
                 f"Filters[{index}] のパターンを Lambda は受け付けません: {error.reason}\n"
                 f"   → {pattern_errors.explain(error.reason)}") from None
         pattern = json.loads(text)
-        if self.source == "sqs" and set(pattern) != {"body"}:
+        if self.source == "sqs" and not self.sqs_metadata and set(pattern) != {"body"}:
             others = sorted(set(pattern) - {"body"})
             raise FilterCriteriaError(
                 f"SQS のイベントソースマッピングで絞り込めるのは body キーだけです (Filters[{index}] に {others} があります)。"
