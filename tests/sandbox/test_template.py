@@ -16,6 +16,7 @@ import pytest
 from labs import sandbox
 from labs.course.consumers import dlq, idempotent, orders
 from labs.course.envelopes import sns_message
+from labs.course.names import ORDER_SOURCE
 from labs.runtime.sources import SqsSource
 from labs.course.patterns import cqrs, saga
 from labs.observe import recorder
@@ -279,7 +280,7 @@ def test_the_lessons_still_wire_what_the_template_declares(notebook, snippet):
 def test_the_template_matches_those_lesson_settings(sam):
     resources = sam["Resources"]
     rule = resources["OrderServiceFunction"]["Properties"]["Events"]["OrderEvents"]["Properties"]
-    assert (rule["RuleName"], rule["Pattern"]) == ("order-service", {"source": [provision.ORDER_SOURCE]})
+    assert (rule["RuleName"], rule["Pattern"]) == ("order-service", {"source": [ORDER_SOURCE]})
     inventory = resources["InventoryFunction"]["Properties"]["Events"]["Orders"]["Properties"]
     assert inventory["BatchSize"] == 10 and inventory["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert resources["PointsSubscription"]["Properties"]["RawMessageDelivery"] is True
