@@ -7,7 +7,7 @@ Each answer is a function returning a choice letter::
 
     quiz.answer("07.q01", q01)
 
-``answer`` checks it at once and prints ✅ 正解 / ❌ 不正解 / ⏳ 未回答 with the
+``answer`` checks it at once and shows a 正解 / 不正解 / 未回答 badge with the
 explanation; ``summary()`` prints the score. A function that still raises
 ``NotImplementedError`` counts as 未回答, never as a crash.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labs.workbook import checks
+from labs.workbook import checks, display
 from labs.workbook.exercises.lesson07 import QUESTIONS, Question, chosen, normalised, question  # registers them too
 
 
@@ -59,16 +59,20 @@ def grade(id: str, candidate: Any) -> Result:
     return result
 
 
+# quiz status -> (the badge's status in labs.workbook.display, its word)
+_BADGES = {"correct": ("passed", "正解"), "incorrect": ("failed", "不正解"), "unanswered": ("not_implemented", "未回答")}
+
+
 def _print(result: Result) -> None:
+    """The verdict as a badge with its word (it reads in any browser), then the explanation."""
     q = result.question
-    if result.status == "unanswered":
-        print(f"⏳ 未回答: {q.topic}\n   答えを return して、このセルをもう一度実行してください")
-        return
-    if result.status == "correct":
-        print(f"✅ 正解: {q.topic} (答え {q.answer})")
-    else:
-        print(f"❌ 不正解: {q.topic}\n   {result.reason}")
-    print(f"\n解説: {q.explanation}")
+    status, word = _BADGES[result.status]
+    lines = {"unanswered": ("答えを return して、このセルをもう一度実行してください",),
+             "correct": (f"答え {q.answer}",),
+             "incorrect": (str(result.reason),)}[result.status]
+    display.show(display.Verdict(status, q.topic, lines, word=word))
+    if result.status != "unanswered":
+        print(f"\n解説: {q.explanation}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class Score:
 def score() -> Score:
     """Every question's verdict so far; a question not yet run counts as unanswered."""
     rows, counts = [], {"correct": 0, "incorrect": 0, "unanswered": 0}
-    labels = {"correct": "✅ 正解", "incorrect": "❌ 不正解", "unanswered": "⏳ 未回答"}
+    labels = {status: word for status, (_, word) in _BADGES.items()}
     for q in QUESTIONS:
         result = _results.get(q.id, Result(q, "unanswered"))
         counts[result.status] += 1
