@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 from labs.course import aws
 from labs.course.patterns import saga
 from labs.runtime import LocalRuntime
+from labs.sandbox.clock import clock
 from labs.workbook.lessons import lesson05
 
 
@@ -89,17 +90,28 @@ def test_workers_receive_sqs_events_with_the_order_and_a_task_token(machine):
     assert body["order"] == order("s5") and body["task_token"]
 
 
-def test_a_worker_that_raises_stops_the_execution_at_once(machine):
+def test_a_crashing_worker_times_out_and_the_catch_compensates(machine):
+    # AWS: a task-token step nobody answers ends with a TaskTimedOut history entry
+    # (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html: "if the task
+    # times out, the execution history contains ... a TaskTimedOut entry for tasks using the job run or callback
+    # pattern") after its TimeoutSeconds (https://docs.aws.amazon.com/step-functions/latest/dg/sfn-stuck-execution.html);
+    # the error is States.Timeout, which a Catch on States.ALL handles (error-handling.html).
     runtime, arn = machine
 
     def broken(event, context):
-        raise RuntimeError("決済ゲートウェイ停止")
+        raise RuntimeError("配送業者の API が停止")
 
-    lesson05.wire_saga_workers(runtime, {saga.PAYMENT_QUEUE: broken})
-    started = time.monotonic()
-    with pytest.raises(lesson05.WorkerFailed, match="payment_worker が例外を送出しました: RuntimeError"):
-        lesson05.run_saga(runtime, arn, order("s6"), timeout=10)
+    lesson05.wire_saga_workers(runtime, {saga.SHIPPING_QUEUE: broken})
+    started_clock, started = clock.now(), time.monotonic()
+    execution = lesson05.run_saga(runtime, arn, order("s6"), timeout=10)
+    assert execution.status == "FAILED" and execution.error == "OrderFailed"
+    assert execution.compensations == ["RefundPayment", "ReleaseStock"]
+    assert ("TaskTimedOut", "ShipOrder", "States.Timeout") in {
+        (r["イベント"], r["ステート"], r["エラー"].split(" ")[0]) for r in execution.history}
+    assert [call.function_name for call in execution.worker_errors] == ["shipping_worker"] * 3  # then the DLQ
+    assert clock.now() - started_clock >= saga.WORKER_TIMEOUT_SECONDS  # five minutes, on the sandbox clock
     assert time.monotonic() - started < 5
+    assert lesson05.saga_tables("s6")[saga.PAYMENTS_TABLE][0]["status"] == "REFUNDED"
 
 
 def test_a_worker_that_never_answers_times_out_with_a_hint(machine):

@@ -30,14 +30,21 @@ def place_order(order_id: str, customer_id: str, amount: int, *, table: str = OR
 
 
 def cancel_order(order_id: str, *, table: str = ORDERS_TABLE) -> None:
-    """Cancel a placed order (a cancelled one stays cancelled)."""
-    aws.client("dynamodb").update_item(
-        TableName=table, Key={"order_id": {"S": order_id}},
-        UpdateExpression="SET #status = :cancelled",
-        ConditionExpression="#status = :placed",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":cancelled": {"S": "CANCELLED"}, ":placed": {"S": "PLACED"}},
-    )
+    """Cancel a placed order. Cancelling it again changes nothing (the same command twice is one
+    cancel); an order that does not exist is refused by DynamoDB's condition."""
+    ddb = aws.client("dynamodb")
+    try:
+        ddb.update_item(
+            TableName=table, Key={"order_id": {"S": order_id}},
+            UpdateExpression="SET #status = :cancelled",
+            ConditionExpression="#status = :placed",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":cancelled": {"S": "CANCELLED"}, ":placed": {"S": "PLACED"}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        current = ddb.get_item(TableName=table, Key={"order_id": {"S": order_id}}, ConsistentRead=True).get("Item")
+        if not current or current["status"]["S"] != "CANCELLED":
+            raise
 
 
 # --- the projector (a DynamoDB Streams handler) -------------------------------------------
@@ -50,10 +57,15 @@ def _active(image: dict | None) -> tuple[int, int]:
 
 
 def summary_change(record: dict) -> dict | None:
-    """How one stream record changes its customer's summary (None: it does not).
+    """ストリームのレコード 1 件が、その顧客の集計をどれだけ変えるか。
 
-    Works from the difference between the old and the new image, so INSERT, MODIFY
-    and REMOVE are all the same calculation.
+    戻り値は変化量の dict です (変化がなければ None)::
+
+        {"customer_id": "alice", "order_count": 1, "total_amount": 3000, "cancelled_count": 0}
+
+    order_count / total_amount は PLACED の注文だけを数えた増減 (取り消しならマイナス)、
+    cancelled_count は CANCELLED になった注文の数です。古いイメージと新しいイメージの
+    差から計算するので、INSERT / MODIFY / REMOVE のどれも同じ計算になります。
     """
     old, new = record["dynamodb"].get("OldImage"), record["dynamodb"].get("NewImage")
     (orders_before, amount_before), (orders_after, amount_after) = _active(old), _active(new)

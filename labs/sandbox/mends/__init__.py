@@ -17,6 +17,7 @@ from labs.sandbox.mends import (
     sns_filter_policies,
     sqs_inputs,
     sqs_queue_depth,
+    stepfunctions_clock,
     stepfunctions_logging,
 )
 
@@ -30,6 +31,7 @@ _MENDS = (
     sns_envelope,
     dynamodb_streams,
     stepfunctions_logging,
+    stepfunctions_clock,
     sns_fifo,
 )
 _applied = False

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from labs import sandbox
@@ -21,6 +21,7 @@ from labs.course.patterns import choreography, cqrs, saga
 from labs.observe.items import table_rows
 from labs.runtime import LocalRuntime, shapes
 from labs.sandbox import provision
+from labs.sandbox.clock import clock
 
 STOCK_TABLE = "stock"  # sku -> available: the inventory service's table, and the saga's
 
@@ -154,7 +155,7 @@ def provision_saga() -> str:
     """Tables (kept if present), worker queues and the state machine (updated in place)."""
     for table, key in SAGA_TABLES:
         provision.ensure_table(table, key)
-    urls = {name: provision.ensure_queue(name, visibility_timeout=30) for name in saga.WORKERS}
+    urls = {name: _worker_queue(name) for name in saga.WORKERS}
     body = json.dumps(saga.definition(urls), ensure_ascii=False)
     sfn = sandbox.client("stepfunctions")
     account = sandbox.client("sts").get_caller_identity()["Account"]
@@ -170,21 +171,16 @@ def provision_saga() -> str:
 def wire_saga_workers(runtime, workers: dict | None = None) -> None:
     """Each worker on its queue's SQS mapping (``workers`` replaces some, e.g. an exercise's)."""
     for queue, worker in {**saga.WORKERS, **(workers or {})}.items():
-        runtime.on_queue(provision.ensure_queue(queue, visibility_timeout=30), worker,
-                         function_name=queue.replace("-requests", "_worker"), batch_size=1)
+        runtime.on_queue(_worker_queue(queue), worker, function_name=queue.replace("-requests", "_worker"), batch_size=1)
+
+
+def _worker_queue(name: str) -> str:
+    """A worker's queue: a crashing worker's message is tried 3 times, then parked in its DLQ."""
+    return provision.ensure_queue(name, visibility_timeout=30, dead_letter_queue=f"{name}-dlq", max_receive_count=3)
 
 
 class SagaTimeout(RuntimeError):
     """The execution did not finish in time (a worker never answered its task token)."""
-
-
-class WorkerFailed(RuntimeError):
-    """A worker raised instead of answering: its message would only come back after the
-    visibility timeout, so ``run_saga`` stops the execution and says so at once."""
-
-    def __init__(self, worker: str, error: BaseException):
-        self.worker, self.error = worker, error
-        super().__init__(f"ワーカー {worker} が例外を送出しました: {type(error).__name__}: {error}")
 
 
 @dataclass
@@ -195,6 +191,7 @@ class SagaExecution:
     error: str | None
     cause: str | None
     history: list[dict]
+    worker_errors: list = field(default_factory=list)  # invocations of a worker that raised
 
     @property
     def states(self) -> list[str]:
@@ -211,22 +208,28 @@ def run_saga(runtime, state_machine_arn: str, order: dict, *, timeout: float = 1
 
     Step Functions runs in moto's background thread; this loop hands the messages it
     sends to the workers (``runtime.deliver_due``) and polls ``describe_execution``.
+    A worker that raises is treated as on AWS: its message comes back after the visibility
+    timeout and is retried (3 times, then the queue's DLQ), nobody answers the task token, and
+    after the step's ``TimeoutSeconds`` ``States.Timeout`` goes through its ``Catch``. Those
+    minutes pass at once on the sandbox clock. ``timeout`` (real seconds) is for a worker that
+    returns without answering: then ``SagaTimeout`` says so at once.
     """
     sfn = sandbox.client("stepfunctions")
     # moto names an unnamed execution "None" (AWS makes a UUID), so always name it.
     name = f"{order['order_id']}-{uuid.uuid4()}"
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(order))["executionArn"]
-    deadline = time.monotonic() + timeout
     seen = len(runtime.invocations())
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(order))["executionArn"]
+    deadline, crashed_at = time.monotonic() + timeout, None
     while True:
-        runtime.deliver_due()
+        made = runtime.deliver_due()
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             break
-        failed = [call for call in runtime.invocations()[seen:] if not call.ok]
-        if failed:
-            sfn.stop_execution(executionArn=arn, error="WorkerFailed", cause=failed[0].describe_error())
-            raise WorkerFailed(failed[0].function_name, failed[0].error)
+        if crashed_at is None and any(not call.ok for call in runtime.invocations()[seen:]):
+            crashed_at, deadline = clock.now(), time.monotonic() + timeout
+        if crashed_at is not None and not made:  # let AWS's waits pass: the next retry, or the step's timeout
+            due = [d for source in runtime.sources for d in [source.next_due()] if d is not None]
+            clock.skip_to(min(due + [crashed_at + saga.WORKER_TIMEOUT_SECONDS]))
         if time.monotonic() > deadline:
             sfn.stop_execution(executionArn=arn, error="SagaTimeout", cause="ワーカーが応答しませんでした")
             waiting = [row["ステート"] for row in execution_history(arn) if row["イベント"] == "TaskStateEntered"][-1:]
@@ -237,7 +240,8 @@ def run_saga(runtime, state_machine_arn: str, order: dict, *, timeout: float = 1
         time.sleep(0.005)
     output = described.get("output")
     return SagaExecution(arn, described["status"], json.loads(output) if output else None,
-                         described.get("error"), described.get("cause"), execution_history(arn))
+                         described.get("error"), described.get("cause"), execution_history(arn),
+                         [call for call in runtime.invocations()[seen:] if not call.ok])
 
 
 _DETAIL_KEYS = {"stateEnteredEventDetails", "stateExitedEventDetails"}
