@@ -71,7 +71,7 @@ def _(candidate):
     expect(isinstance(response, dict) and "MessageId" in response,
            f"sns.publish の応答 (MessageId を含む dict) を返してください (返り値: {response!r:.80})")
     delivered = drain(queue)
-    expect(len(delivered) == 1, f"1 通発行したはずが、購読キューには {len(delivered)} 通届きました")
+    expect(len(delivered) == 1, f"1 通発行したはずが、サブスクリプションのキューには {len(delivered)} 通届きました")
     try:
         body = json.loads(delivered[0]["Body"])
     except json.JSONDecodeError:
