@@ -257,12 +257,13 @@ def _check_publish(candidate):
 # --- 3. the dispatcher ----------------------------------------------------------------------
 
 logger = logging.getLogger("order-service")
+HANDLERS = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
+            "OrderCancelled": orders.handle_order_cancelled}  # detail-type -> the course's handler
 
 
 def lambda_handler(event, context):
     """The exercise's answer: the handler's return value, unknown types logged and None."""
-    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-               "OrderCancelled": orders.handle_order_cancelled}.get(event.get("detail-type"))
+    handler = HANDLERS.get(event.get("detail-type"))
     if handler is None:
         logger.warning("Unknown event type: %s", event.get("detail-type"))
         return None
@@ -271,18 +272,15 @@ def lambda_handler(event, context):
 
 def _course_text_handler(event, context):
     """The course text's own handler: nothing returned, the unknown type printed."""
-    handlers = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-                "OrderCancelled": orders.handle_order_cancelled}
     event_type = event["detail-type"]
-    if event_type in handlers:
-        handlers[event_type](event["detail"])
+    if event_type in HANDLERS:
+        HANDLERS[event_type](event["detail"])
     else:
         print(f"Unknown event type: {event_type}")
 
 
 def _prints_unknown(event, context):
-    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-               "OrderCancelled": orders.handle_order_cancelled}.get(event["detail-type"])
+    handler = HANDLERS.get(event["detail-type"])
     if handler is None:
         print(f"Unknown event type: {event['detail-type']}")  # Lambda keeps it, but no log level to filter on
         return None
@@ -290,9 +288,7 @@ def _prints_unknown(event, context):
 
 
 def _seed_dispatcher(event, context):
-    handlers = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-                "OrderCancelled": orders.handle_order_cancelled}
-    return handlers[event["detail-type"]](event["detail"])  # KeyError on an unknown type
+    return HANDLERS[event["detail-type"]](event["detail"])  # KeyError on an unknown type
 
 
 def _everything_created(event, context):
@@ -300,8 +296,7 @@ def _everything_created(event, context):
 
 
 def _silent_unknown(event, context):
-    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-               "OrderCancelled": orders.handle_order_cancelled}.get(event["detail-type"])
+    handler = HANDLERS.get(event["detail-type"])
     return handler(event["detail"]) if handler else None  # nobody will ever know
 
 
