@@ -7,7 +7,7 @@ What a notebook needs, in one import::
 * ``sandbox``: where "AWS" is (``sandbox.start()`` says where, ``sandbox.reset()`` empties it)
 * ``LocalRuntime``: the local stand-in for Lambda and its event sources
 * ``recorder``, ``table``: what happened, as a table or a timeline
-* ``check``: the verdict on an exercise
+* ``check``: the verdict on an exercise; ``hint``: its next hint
 
 Everything else is imported from its layer by name (README, "Architecture"). These names are
 loaded on first use, so importing the course code (``labs.course``) loads nothing else.
@@ -22,6 +22,7 @@ _PUBLIC = {
     "recorder": "labs.observe",
     "table": "labs.observe",
     "check": "labs.workbook",
+    "hint": "labs.workbook",
 }
 __all__ = list(_PUBLIC)
 

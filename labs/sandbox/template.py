@@ -311,7 +311,7 @@ class _Builder:
     def subscription(self, logical, props):
         props = self.value(props)
         if props["Protocol"] != "sqs":
-            self.stack.skipped.append(f"{logical}: {props['Protocol']} の購読はサンドボックスでは作りません "
+            self.stack.skipped.append(f"{logical}: {props['Protocol']} のサブスクリプションはサンドボックスでは作りません "
                                       f"(宛先 {props.get('Endpoint')})")
             return {"Ref": ""}
         queue_url = sandbox.client("sqs").get_queue_url(QueueName=props["Endpoint"].rsplit(":", 1)[-1])["QueueUrl"]

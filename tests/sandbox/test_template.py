@@ -270,7 +270,9 @@ def test_names_and_environment_match_the_course_code(cfn):
 @pytest.mark.parametrize("notebook, snippet", [
     # What lesson 01 wires the order service with, and lesson 02/03 the consumers: read from the solutions.
     ("01_eventbridge.ipynb", 'ensure_rule(ORDERS_BUS, "order-service", event_pattern={"source": [ORDER_SOURCE]})'),
-    ("01_eventbridge.ipynb", 'runtime.on_rule(ORDERS_BUS, "order-service", lambda_handler, function_name="order-service")'),
+    ("01_eventbridge.ipynb", 'failures = ensure_queue("order-service-failed")'),
+    ("01_eventbridge.ipynb", 'runtime.on_rule(ORDERS_BUS, "order-service", lambda_handler, function_name="order-service",\n'
+                             '                          on_failure=failures)'),
     ("02_fanout.ipynb", 'runtime.on_queue(inventory_url, inventory_handler, function_name="inventory", batch_size=10)'),
     ("03_dlq.ipynb", 'resources.ensure_subscription(order_events, points_url, raw=True)'),
     ("03_dlq.ipynb", 'runtime.on_queue(dlq_url, dlq_handler, function_name="dlq-handler")'),
@@ -283,6 +285,9 @@ def test_the_template_matches_those_lesson_settings(sam):
     resources = sam["Resources"]
     rule = resources["OrderServiceFunction"]["Properties"]["Events"]["OrderEvents"]["Properties"]
     assert (rule["RuleName"], rule["Pattern"]) == ("order-service", {"source": [ORDER_SOURCE]})
+    on_failure = resources["OrderServiceFunction"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Destination"] == {"Fn::GetAtt": ["OrderServiceFailedQueue", "Arn"]}
+    assert resources["OrderServiceFailedQueue"]["Properties"]["QueueName"] == "order-service-failed"
     inventory = resources["InventoryFunction"]["Properties"]["Events"]["Orders"]["Properties"]
     assert inventory["BatchSize"] == 10 and inventory["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert resources["PointsSubscription"]["Properties"]["RawMessageDelivery"] is True

@@ -30,3 +30,26 @@ def test_every_wrong_answer_fails_with_a_reason(id):
         outcome = evaluate(id, wrong)
         assert outcome.status == "failed", f"{id} accepted {wrong!r}"
         assert outcome.reason
+
+
+@pytest.mark.parametrize("id", [id for id in EXERCISES if id[:2] in {"00", "01", "02", "03"}])
+def test_every_exercise_has_progressive_hints(id):
+    hints = load_all()[id].hints
+    assert len(hints) >= 2 and all(hints), f"{id}: a nudge first, then the API to use"
+
+
+def test_a_failing_verdict_shows_the_inputs_and_one_more_hint_each_time():
+    from labs.workbook.checks import Outcome, _hints_given, verdict_lines
+
+    _hints_given.pop("03.redrive_messages", None)
+    failed = Outcome("failed", "なにか", ("DLQ の中身: 12 通",))
+    first = verdict_lines("03.redrive_messages", failed)
+    second = verdict_lines("03.redrive_messages", failed)
+    assert "  DLQ の中身: 12 通" in first
+    assert [line for line in first if line.startswith("ヒント")] == ["ヒント 1/2: " + load_all()["03.redrive_messages"].hints[0]]
+    assert [line[:7] for line in second if line.startswith("ヒント")] == ["ヒント 1/2", "ヒント 2/2"]
+
+
+def test_a_failure_names_the_inputs_it_used():
+    outcome = evaluate("02.large_order_policy", lambda: {"priority": ["high"]})
+    assert outcome.status == "failed" and any("P-5" in line and "20000" in line for line in outcome.inputs)

@@ -2,14 +2,15 @@
 
 Plain boto3, the same code runs on real AWS. What changed from the course text, and why:
 
-* The topic ARN is not hard-coded (``arn:aws:sns:...:123456789:order-events`` names someone
-  else's account). It comes from the ``ORDER_EVENTS_TOPIC_ARN`` environment variable, as a
+* The topic ARN is not hard-coded (``arn:aws:sns:...:123456789:order-events`` has a 9-digit
+  placeholder where a 12-digit account id belongs, fixed into the code). It comes from the ``ORDER_EVENTS_TOPIC_ARN`` environment variable, as a
   Lambda function would be configured, or is built from the account and region the client
   is really talking to.
 * Numbers are sent as ``Number`` attributes, so numeric filter policies can match them
   (a ``String`` "15000" never matches ``{"numeric": [">=", 10000]}``).
-* Bad input (more than 10 attributes, an empty value) is refused with a clear error before
-  anything is sent, instead of SNS's terse ``InvalidParameter``.
+* Bad input is refused with a clear error before anything is sent: an empty value (SNS's
+  terse ``InvalidParameter``) and more than 10 attributes (SNS accepts the publish but
+  silently drops it for raw-delivery SQS subscriptions).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import os
 from labs.course import aws
 from labs.course.names import ORDER_EVENTS_TOPIC
 
-MAX_MESSAGE_ATTRIBUTES = 10  # SNS's limit per message
+# More than 10 attributes is not refused by Publish: SNS discards the deliveries to raw-delivery SQS
+# subscriptions as client-side errors (sns/latest/dg/sns-message-attributes.html). Refused here, before the loss.
+MAX_MESSAGE_ATTRIBUTES = 10
 
 
 @functools.cache

@@ -119,7 +119,7 @@ def reported_failures(response, every: set[str]) -> set[str]:
         return set()
     if not isinstance(response, dict):
         raise MalformedBatchResponse(
-            f"部分バッチ応答の形が不正です: {{\"batchItemFailures\": [...]}} の形の dict のはずが "
+            f"部分バッチレスポンスの形が不正です: {{\"batchItemFailures\": [...]}} の形の dict のはずが "
             f"{type(response).__name__} ({response!r:.60}) でした。Lambda はバッチ全体を失敗として扱います")
     items = response.get("batchItemFailures")
     if items is None or items == []:

@@ -4,7 +4,7 @@ import json
 from labs import sandbox
 from labs.course.names import ORDER_SOURCE, ORDERS_BUS
 from labs.sandbox import provision
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import exercise, expect, uses
 
 SAMPLE_ORDER = {"order_id": "ORD-001", "customer_id": "CUST-001", "amount": 1200}
 
@@ -34,8 +34,14 @@ def _wrong_source(order):
 
 
 @exercise("00.order_created_entry", "はじめての put_events エントリ", reference=order_created_entry,
-          wrong=(_detail_as_dict, _default_bus, _wrong_source, lambda order: None))
+          wrong=(_detail_as_dict, _default_bus, _wrong_source, lambda order: None),
+          hints=("put_events のエントリは Source, DetailType, Detail, EventBusName の 4 つのキーを持つ dict です。"
+                 "Detail は dict ではなく JSON の文字列です。",
+                 "{\"Source\": \"com.myapp.orders\", \"DetailType\": \"OrderCreated\", \"Detail\": json.dumps({\"orderId\": "
+                 "order[\"order_id\"], \"customerId\": order[\"customer_id\"], \"amount\": order[\"amount\"]}), "
+                 "\"EventBusName\": \"orders-bus\"}"))
 def check_order_created_entry(candidate):
+    uses("order", SAMPLE_ORDER)
     entry = candidate(dict(SAMPLE_ORDER))
     expect(isinstance(entry, dict), f"dict を返してください (返した値: {entry!r})")
     for key in ("Source", "DetailType", "Detail", "EventBusName"):

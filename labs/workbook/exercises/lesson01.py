@@ -24,7 +24,7 @@ from labs.course.producers.eventbridge import EventPublishError
 from labs.runtime import shapes
 from labs.runtime.context import LambdaContext
 from labs.observe.queues import drain
-from labs.workbook.checks import CheckFailed, exercise, expect
+from labs.workbook.checks import CheckFailed, exercise, expect, uses
 from labs.workbook.lessons import lesson01
 
 CHECK_BUS = "workbook-checks"  # probes for patterns go here, never onto orders-bus
@@ -102,9 +102,13 @@ def _amount_at_top() -> dict:
 
 
 @exercise("01.high_value_pattern", "高額注文 (10000 円以上) のイベントパターン", reference=high_value_pattern,
-          wrong=(_gt_10000, _exactly_10000, _any_source, _amount_at_top))
+          wrong=(_gt_10000, _exactly_10000, _any_source, _amount_at_top),
+          hints=("source と detail-type も絞ります。金額はイベントの detail の中にあるので、パターンも detail の中に書きます。",
+                 "数値の比較は {\"numeric\": [\">=\", 10000]} です: "
+                 "{\"source\": [...], \"detail-type\": [...], \"detail\": {\"amount\": [{\"numeric\": [\">=\", 10000]}]}}"))
 def _check_high_value(candidate):
     pattern = candidate()
+    uses("試したイベント (detail.amount など)", "、".join(label for label, *_ in HIGH_VALUE_PROBES))
     expect(isinstance(pattern, dict), f"パターンは dict で返してください (返り値: {type(pattern).__name__})")
     try:
         matched = _matches(pattern, HIGH_VALUE_PROBES)
@@ -166,6 +170,14 @@ def _generic_error(order, event_type, *, events=None):
     return response["Entries"][0]["EventId"]
 
 
+def _reads_event_id_unchecked(order, event_type, *, events=None):
+    if event_type not in ORDER_EVENT_TYPES:
+        raise ValueError(event_type)
+    events = events or sandbox.client("events")
+    response = events.put_events(Entries=[eventbridge.order_event_entry(order, event_type)])
+    return response["Entries"][0]["EventId"]  # a failed entry has no EventId: KeyError
+
+
 def _accepts_any_type(order, event_type, *, events=None):
     entry = {**eventbridge.order_event_entry(order, "OrderCreated"), "DetailType": event_type}
     response = (events or sandbox.client("events")).put_events(Entries=[entry])
@@ -176,9 +188,14 @@ def _accepts_any_type(order, event_type, *, events=None):
 
 @exercise("01.publish_order_event", "publish_order_event: エントリ単位の失敗を扱う発行関数",
           reference=eventbridge.publish_order_event,
-          wrong=(_seed_producer, _ignores_failures, _generic_error, _accepts_any_type))
+          wrong=(_seed_producer, _ignores_failures, _generic_error, _accepts_any_type, _reads_event_id_unchecked),
+          hints=("put_events は HTTP 200 でも、エントリごとに失敗していることがあります。例外が出ないので、応答の中を見ます。",
+                 "response[\"FailedEntryCount\"] が 0 より大きければ response[\"Entries\"][0][\"ErrorCode\"] を入れて "
+                 "EventPublishError([{\"entry\": entry, \"ErrorCode\": ..., \"ErrorMessage\": ...}]) を送出し、"
+                 "成功なら response[\"Entries\"][0][\"EventId\"] を返します。時刻は datetime.now(timezone.utc).isoformat() です。"))
 def _check_publish(candidate):
     # 1. An unknown event type is refused before anything is sent.
+    uses("ケース 1", f"publish_order_event({CHECK_ORDER}, 'OrderReturned', events=偽のクライアント)")
     fake = _FakeEvents(None)
     try:
         candidate(CHECK_ORDER, "OrderReturned", events=fake)
@@ -196,6 +213,7 @@ def _check_publish(candidate):
     try:
         provision.ensure_rule(ORDERS_BUS, rule, queue_url=queue, event_pattern={
             "source": [ORDER_SOURCE], "detail": {"orderId": [{"prefix": "CHK-"}]}})
+        uses("ケース 2", f"publish_order_event({CHECK_ORDER}, 'OrderCreated') (本物の orders-bus へ)")
         returned = candidate(CHECK_ORDER, "OrderCreated")
         delivered = _drained_events(queue)
     finally:
@@ -216,30 +234,61 @@ def _check_publish(candidate):
     expect(returned == event["id"], f"返り値は EventId ({event['id']}) にしてください (返り値: {returned!r})")
 
     # 3. HTTP 200 with a failed entry must raise EventPublishError naming the ErrorCode.
+    uses("ケース 3", "events= の偽のクライアントが HTTP 200 で FailedEntryCount=1、"
+                     "Entries=[{'ErrorCode': 'InternalFailure', 'ErrorMessage': ...}] (EventId なし) を返す")
     try:
         candidate(CHECK_ORDER, "OrderShipped", events=_FakeEvents("InternalFailure"))
     except EventPublishError as error:
         expect("InternalFailure" in str(error), f"EventPublishError のメッセージに ErrorCode (InternalFailure) を含めてください: {error}")
+    except KeyError as error:
+        raise CheckFailed(f"ケース 3 (エントリが失敗した応答) で KeyError: {error} が出ました。失敗したエントリには EventId がありません。"
+                          "FailedEntryCount を確かめ、失敗なら EventPublishError を送出してください") from None
     except Exception as error:
-        raise CheckFailed(f"EventPublishError ではなく {type(error).__name__} が送出されました") from None
+        raise CheckFailed(f"ケース 3 (エントリが失敗した応答) で EventPublishError ではなく {type(error).__name__} が送出されました") from None
     else:
         raise CheckFailed("FailedEntryCount=1 (ErrorCode InternalFailure) なのに例外が送出されませんでした")
 
     # 4. Success through an injected client returns that client's EventId.
+    uses("ケース 4", "events= の偽のクライアントが成功 (EventId 'fake-id-1') を返す")
     returned = candidate(CHECK_ORDER, "OrderCancelled", events=_FakeEvents(None))
     expect(returned == "fake-id-1", f"events= で渡したクライアントを使い、その EventId を返してください (返り値: {returned!r})")
 
 
 # --- 3. the dispatcher ----------------------------------------------------------------------
 
+logger = logging.getLogger("order-service")
+HANDLERS = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
+            "OrderCancelled": orders.handle_order_cancelled}  # detail-type -> the course's handler
+
+
 def lambda_handler(event, context):
-    return orders.lambda_handler(event, context)
+    """The exercise's answer: the handler's return value, unknown types logged and None."""
+    handler = HANDLERS.get(event.get("detail-type"))
+    if handler is None:
+        logger.warning("Unknown event type: %s", event.get("detail-type"))
+        return None
+    return handler(event["detail"])
+
+
+def _course_text_handler(event, context):
+    """The course text's own handler: nothing returned, the unknown type printed."""
+    event_type = event["detail-type"]
+    if event_type in HANDLERS:
+        HANDLERS[event_type](event["detail"])
+    else:
+        print(f"Unknown event type: {event_type}")
+
+
+def _prints_unknown(event, context):
+    handler = HANDLERS.get(event["detail-type"])
+    if handler is None:
+        print(f"Unknown event type: {event['detail-type']}")  # Lambda keeps it, but no log level to filter on
+        return None
+    return handler(event["detail"])
 
 
 def _seed_dispatcher(event, context):
-    handlers = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-                "OrderCancelled": orders.handle_order_cancelled}
-    return handlers[event["detail-type"]](event["detail"])  # KeyError on an unknown type
+    return HANDLERS[event["detail-type"]](event["detail"])  # KeyError on an unknown type
 
 
 def _everything_created(event, context):
@@ -247,8 +296,7 @@ def _everything_created(event, context):
 
 
 def _silent_unknown(event, context):
-    handler = {"OrderCreated": orders.handle_order_created, "OrderShipped": orders.handle_order_shipped,
-               "OrderCancelled": orders.handle_order_cancelled}.get(event["detail-type"])
+    handler = HANDLERS.get(event["detail-type"])
     return handler(event["detail"]) if handler else None  # nobody will ever know
 
 
@@ -271,10 +319,10 @@ def delivered_order_event(detail_type: str, detail: dict) -> dict:
 class _Captured(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
+        self.lines: list[tuple[int, str]] = []
 
     def emit(self, record):
-        self.lines.append(record.getMessage())
+        self.lines.append((record.levelno, record.getMessage()))
 
 
 def _item(table: str, key: str, value: str) -> dict:
@@ -282,44 +330,63 @@ def _item(table: str, key: str, value: str) -> dict:
 
 
 @exercise("01.lambda_handler", "lambda_handler: detail-type で振り分け、未知の型はログに残す",
-          reference=lambda_handler, wrong=(_seed_dispatcher, _everything_created, _silent_unknown, _swapped))
+          reference=lambda_handler,
+          wrong=(_seed_dispatcher, _everything_created, _silent_unknown, _swapped, _course_text_handler, _prints_unknown),
+          hints=("辞書 {detail-type: ハンドラー関数} を作り、見つかったハンドラーに event[\"detail\"] を渡して、その戻り値を返します。",
+                 "handlers.get(event.get(\"detail-type\")) が None なら logger.warning(\"Unknown event type: %s\", ...) "
+                 "と書いて None を返します (print ではなく logging: ログレベルで絞り込めます)。"))
 def _check_dispatcher(candidate):
     lesson01.ensure_order_tables()
     sku, first, second = "CHK-SKU", "CHK-ORD-1", "CHK-ORD-2"
     lesson01.restock({sku: 5})
     context = LambdaContext("order-service")
+
+    def deliver(detail_type: str, detail: dict):
+        uses(detail_type, detail)
+        return candidate(delivered_order_event(detail_type, detail), context)
+
+    def returns_handler_result(detail_type: str, got, wanted: str) -> None:
+        expect(got == wanted, f"{detail_type} ではハンドラーの戻り値 ({wanted!r}) をそのまま返してください (返り値: {got!r})")
+
     try:
-        candidate(delivered_order_event("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
-                                               "items": [{"productId": sku, "quantity": 2}]}), context)
+        got = deliver("OrderCreated", {"orderId": first, "customerId": "C", "amount": 100,
+                                       "items": [{"productId": sku, "quantity": 2}]})
         stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCreated で在庫 2 個が予約されていません (在庫: {stock})")
-        candidate(delivered_order_event("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"}), context)
+        returns_handler_result("OrderCreated", got, "reserved")
+        got = deliver("OrderShipped", {"orderId": first, "trackingNumber": "TRK-CHK"})
         order = _item(orders.ORDERS_TABLE, "order_id", first)
         expect(order.get("status", {}).get("S") == "SHIPPED" and order.get("tracking_number", {}).get("S") == "TRK-CHK",
                f"OrderShipped で追跡番号が記録されていません (注文: {order.get('status', {}).get('S')})")
-        candidate(delivered_order_event("OrderCreated", {"orderId": second, "customerId": "C", "amount": 300,
-                                               "items": [{"productId": sku, "quantity": 1}]}), context)
-        candidate(delivered_order_event("OrderCancelled", {"orderId": second, "reason": "check"}), context)
+        returns_handler_result("OrderShipped", got, "tracking recorded")
+        deliver("OrderCreated", {"orderId": second, "customerId": "C", "amount": 300,
+                                 "items": [{"productId": sku, "quantity": 1}]})
+        got = deliver("OrderCancelled", {"orderId": second, "reason": "check"})
         refund = _item(orders.REFUNDS_TABLE, "order_id", second)
         expect(bool(refund), "OrderCancelled で返金が記録されていません (refunds テーブル)")
         stock = lesson01.inventory([sku])[sku]
         expect(stock == {"available": 3, "reserved": 2},
                f"OrderCancelled で在庫が戻っていません (在庫: {stock}; available 3 / reserved 2 のはず)")
+        returns_handler_result("OrderCancelled", got, "refund recorded")
 
         captured, out = _Captured(), io.StringIO()
         root = logging.getLogger()
         root.addHandler(captured)
         try:
             with contextlib.redirect_stdout(out):
-                candidate(delivered_order_event("OrderReturned", {"orderId": "CHK-ORD-3"}), context)
+                got = deliver("OrderReturned", {"orderId": "CHK-ORD-3"})
         except Exception as error:
             raise CheckFailed(f"未知の detail-type 'OrderReturned' で例外 {type(error).__name__}: {error} "
                                  "が出ました。ログに残して無視してください") from None
         finally:
             root.removeHandler(captured)
-        told = " ".join(captured.lines) + out.getvalue()
-        expect("OrderReturned" in told, "未知の detail-type 'OrderReturned' をログ (logger.warning か print) に残してください")
+        warned = [line for level, line in captured.lines if level >= logging.WARNING and "OrderReturned" in line]
+        expect(warned or "OrderReturned" not in out.getvalue(),
+               "未知の detail-type 'OrderReturned' を print で出しました。logger.warning(...) でログに残してください "
+               "(Lambda ではログレベルで絞り込めます)")
+        expect(warned, "未知の detail-type 'OrderReturned' を logger.warning(...) でログに残してください")
+        expect(got is None, f"未知の detail-type では None を返してください (返り値: {got!r})")
         expect(not _item(orders.ORDERS_TABLE, "order_id", "CHK-ORD-3"), "未知の detail-type で注文が書き込まれました")
     finally:
         ddb = sandbox.client("dynamodb")

@@ -8,7 +8,7 @@ from labs.course import redrive as redrive_module
 from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import dlq
-from labs.workbook.checks import expect, exercise
+from labs.workbook.checks import exercise, expect, uses
 
 # --- 03.create_queue_with_dlq ----------------------------------------------------------------
 
@@ -33,6 +33,10 @@ def _policy_with_url(name, dlq_name, max_receive_count=3):
     return sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(policy)})["QueueUrl"]
 
 
+def _hard_coded_three(name, dlq_name, max_receive_count=3):
+    return create_queue_with_dlq(name, dlq_name, 3)  # the argument is ignored
+
+
 def _no_policy(name, dlq_name, max_receive_count=3):
     sqs = sandbox.client("sqs")
     sqs.create_queue(QueueName=dlq_name)
@@ -48,32 +52,43 @@ def _delete_queues(*names: str) -> None:
             pass
 
 
-@exercise("03.create_queue_with_dlq", "RedrivePolicy: 3 回受信しても処理できないメッセージを DLQ へ",
-          reference=create_queue_with_dlq, wrong=(_once, _policy_with_url, _no_policy))
+@exercise("03.create_queue_with_dlq", "RedrivePolicy: maxReceiveCount 回受信しても処理できないメッセージを DLQ へ",
+          reference=create_queue_with_dlq, wrong=(_once, _policy_with_url, _no_policy, _hard_coded_three),
+          hints=("先に DLQ を作り、その ARN を調べてから、元のキューを RedrivePolicy 属性つきで作ります。"
+                 "maxReceiveCount は引数の値を使います。",
+                 "dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=[\"QueueArn\"])[\"Attributes\"][\"QueueArn\"]; "
+                 "sqs.create_queue(QueueName=name, Attributes={\"RedrivePolicy\": json.dumps({\"deadLetterTargetArn\": dlq_arn, "
+                 "\"maxReceiveCount\": max_receive_count})})"))
 def _(candidate):
-    sqs, name, dlq_name = sandbox.client("sqs"), "check-03-orders", "check-03-orders-dlq"
+    sqs, name, dlq_name, count = sandbox.client("sqs"), "check-03-orders", "check-03-orders-dlq", 5
     _delete_queues(name, dlq_name)  # each check starts from nothing
+    uses("引数", f"create_queue_with_dlq({name!r}, {dlq_name!r}, {count})")
     try:
         try:
-            url = candidate(name, dlq_name, 3)
+            url = candidate(name, dlq_name, count)
         except sqs.exceptions.ClientError as error:
-            expect(False, f"SQS がキューの作成を拒否しました: {error}")
+            told = error.response["Error"].get("Message", str(error))
+            url_given = "deadLetterTargetArn" in told or "https://" in told or "http://" in told
+            expect(False, ("deadLetterTargetArn には DLQ の URL ではなく ARN を使ってください "
+                           "(get_queue_attributes の QueueArn)。" if url_given else "")
+                   + f"SQS がキューの作成を拒否しました: {told}")
         expect(isinstance(url, str) and url.endswith("/" + name), f"作ったキュー {name} の URL を返してください (返り値: {url!r:.80})")
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         expect("RedrivePolicy" in attributes, "キューに RedrivePolicy 属性がありません")
         policy = json.loads(attributes["RedrivePolicy"])
         dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
         expect(policy.get("deadLetterTargetArn") == provision.queue_arn(dlq_url),
-               f"deadLetterTargetArn は DLQ の URL ではなく ARN です (設定値: {policy.get('deadLetterTargetArn')})")
-        expect(int(policy.get("maxReceiveCount", 0)) == 3, f"maxReceiveCount は 3 にしてください (設定値: {policy.get('maxReceiveCount')})")
-        # And it behaves: three receives without a delete, and the fourth finds it in the DLQ.
+               f"deadLetterTargetArn には DLQ の URL ではなく ARN を使ってください (設定値: {policy.get('deadLetterTargetArn')})")
+        expect(int(policy.get("maxReceiveCount", 0)) == count,
+               f"maxReceiveCount は引数の max_receive_count ({count}) にしてください (設定値: {policy.get('maxReceiveCount')})")
+        # And it behaves: ``count`` receives without a delete, and the next finds it in the DLQ.
         sqs.send_message(QueueUrl=url, MessageBody="poison")
-        for _ in range(3):
+        for _ in range(count):
             expect(len(sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages", [])) == 1,
-                   "3 回目までの受信でメッセージが返ってきません")
+                   f"{count} 回目までの受信でメッセージが返ってきません")
         sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
         moved = sqs.receive_message(QueueUrl=dlq_url).get("Messages", [])
-        expect([m["Body"] for m in moved] == ["poison"], "3 回受信されたメッセージが DLQ に移りませんでした")
+        expect([m["Body"] for m in moved] == ["poison"], f"{count} 回受信されたメッセージが DLQ に移りませんでした")
     finally:
         _delete_queues(name, dlq_name)
 
@@ -118,7 +133,11 @@ def _no_alert(event, context):
 
 
 @exercise("03.dlq_handler", "DLQ ハンドラー: アラートを送り、failed-messages に保存する",
-          reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert))
+          reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert),
+          hints=("レコードごとにアラートを 1 通送り、failed-messages に 1 行保存します。再送に要るもの (DLQ の ARN と属性) も残します。",
+                 "count = int(record[\"attributes\"][\"ApproximateReceiveCount\"]); dlq.send_alert(message_id, body, count); "
+                 "dlq.save_failed_message(message_id, body, count, queue_arn=record[\"eventSourceARN\"], "
+                 "message_attributes=record[\"messageAttributes\"]); 最後に {\"batchItemFailures\": []} を返します。"))
 def _(candidate):
     sqs = sandbox.client("sqs")
     alerts = provision.ensure_topic(dlq.ALERTS_TOPIC)
@@ -134,6 +153,7 @@ def _(candidate):
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
     long_body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": "X", "note": "あ" * 300}}, ensure_ascii=False)
     event = {"Records": [_dlq_record(ids[0], long_body, "4"), _dlq_record(ids[1], '{"order": "short"}', "5")]}
+    uses("event (レコード 2 件)", event["Records"][1])
     try:
         result = candidate(event, None)
         alerts_seen = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])]
@@ -195,7 +215,11 @@ def _first_batch_only(dlq_url, source_url):
 
 
 @exercise("03.redrive_messages", "再投入 (redrive): DLQ のメッセージを元のキューへ戻す",
-          reference=redrive_messages, wrong=(_forgets_attributes, _never_deletes, _first_batch_only))
+          reference=redrive_messages, wrong=(_forgets_attributes, _never_deletes, _first_batch_only),
+          hints=("receive_message は 1 回に最大 10 通しか返しません。DLQ が空になるまで受信を繰り返し、送ったものから DLQ で削除します。",
+                 "while batch := sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=[\"All\"])"
+                 ".get(\"Messages\", []): の中で send_message(..., MessageAttributes=m.get(\"MessageAttributes\", {})) "
+                 "と delete_message を呼び、移した件数を数えて返します。"))
 def _(candidate):
     sqs, source_name, dlq_name = sandbox.client("sqs"), "check-03-redrive-src", "check-03-redrive-dlq"
     _delete_queues(source_name, dlq_name)
@@ -207,6 +231,8 @@ def _(candidate):
             sqs.send_message(QueueUrl=dlq_url, MessageBody=body,
                              MessageAttributes={"priority": {"DataType": "String", "StringValue": "high" if i % 2 else "low"}})
             sent[body] = "high" if i % 2 else "low"
+        uses("DLQ の中身", "12 通 (本文 {'event_type': 'OrderCreated', 'order': {'order_id': 'R-00'〜'R-11'}}、"
+                           "属性 priority は high / low が交互)。redrive_messages を 2 回続けて呼びます")
         first = candidate(dlq_url, source_url)
         second = candidate(dlq_url, source_url)  # running it again must change nothing
         got = []
@@ -219,6 +245,9 @@ def _(candidate):
         _delete_queues(source_name, dlq_name)
     expect(sorted(m["Body"] for m in got) == sorted(sent) if len(got) <= len(sent) else False,
            f"元のキューには 12 通が 1 通ずつ戻るはずが {len(got)} 通ありました (2 回実行しても重複しないように、送ったら DLQ から削除します)")
+    expect(first != 10 or second == 0,
+           f"1 回目の呼び出しで 10 通しか移りませんでした ({first}, 2 回目 {second})。receive_message は 1 回に最大 10 通です: "
+           "DLQ が空になるまで受信を繰り返してください")
     expect(int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 0,
            "DLQ にメッセージが残っています (受信は 1 回 10 通まで: 空になるまで繰り返します)")
     expect(all(m.get("MessageAttributes", {}).get("priority", {}).get("StringValue") == sent[m["Body"]] for m in got),

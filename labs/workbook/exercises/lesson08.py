@@ -207,7 +207,7 @@ def _raise(event, apply):
     return {"batchItemFailures": []}
 
 
-@exercise("08.fifo_batch", "FIFO と部分バッチ応答: 最初の失敗で止め、それ以降をすべて報告する",
+@exercise("08.fifo_batch", "FIFO と部分バッチレスポンス: 最初の失敗で止め、それ以降をすべて報告する",
           reference=handle_fifo_batch, wrong=(_report_failed_only, _report_the_rest_but_keep_going, _raise))
 def _(candidate):
     steps = ["created", "paid", "packed", "shipped"]
@@ -224,7 +224,7 @@ def _(candidate):
         result = candidate(event, apply)
     except ConnectionError:
         expect(False, "例外でバッチ全体を失敗させると、成功した created も再試行でもう一度処理されます。"
-               "部分バッチ応答 (batchItemFailures) で返してください")
+               "部分バッチレスポンス (batchItemFailures) で返してください")
     expect(applied == ["created"], f"paid が失敗したら、そこで止めます (処理された順: {applied})。"
            "先に進むと、paid より後の手順が paid より先に反映されます")
     reported = [item.get("itemIdentifier") for item in (result or {}).get("batchItemFailures", [])]

@@ -221,7 +221,7 @@ def _batch_of_one_without_reporting():
     return {"Orders": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["InventoryQueue", "Arn"]}, "BatchSize": 1}}}
 
 
-@exercise("10.inventory_events", "部分バッチ応答: FunctionResponseTypes に ReportBatchItemFailures",
+@exercise("10.inventory_events", "部分バッチレスポンス: FunctionResponseTypes に ReportBatchItemFailures",
           reference=inventory_events, wrong=(_no_partial_batch, _response_type_as_flag, _batch_of_one_without_reporting))
 def _(candidate):
     from labs.runtime import LocalRuntime  # the workbook layer may use the runtime
