@@ -94,7 +94,9 @@ def test_entry_point_arguments_and_an_old_python(monkeypatch, capsys):
 
 
 def test_the_makefile_delegates_to_the_entry_point():
-    make = subprocess.run(["make", "-n", "-W", "pyproject.toml", "test"], cwd=ROOT, capture_output=True, text=True).stdout
+    # --no-print-directory: under `make test` this is a sub-make, which would announce its directory
+    make = subprocess.run(["make", "--no-print-directory", "-n", "-W", "pyproject.toml", "test"], cwd=ROOT,
+                          capture_output=True, text=True).stdout
     assert make.splitlines() == ["python3 workbook.py --venv .venv install", "python3 workbook.py --venv .venv test"]
 
 
