@@ -181,10 +181,12 @@ def expected_for(path: Path, solution: Path | None) -> Expected:
         solved = json.loads(solution.read_text(encoding="utf-8"))
         images = sum(1 for c in solved["cells"] if c["cell_type"] == "code"
                      for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
-    checks = sum(len(re.findall(r"\bcheck\(\s*[\"']", source(c))) for c in cells if c["cell_type"] == "code")
+    # an exercise's check(...) or a quiz question's quiz.answer(...): each shows one verdict badge
+    checks = sum(len(re.findall(r"\b(?:check|answer)\(\s*[\"']", source(c))) for c in cells if c["cell_type"] == "code")
     learner_copy = solution is None or path.resolve() != solution.resolve()
+    # "キャンセル" (an order's cancel) holds "セル" (a cell) but names no menu
     menu_items = sorted({q for c in cells if c["cell_type"] == "markdown" for q in re.findall(r"「([^」]+)」", source(c))
-                         if any(word in q for word in UI_WORDS)})
+                         if any(word in q.replace("キャンセル", "") for word in UI_WORDS)})
     return Expected(code, mermaid, images, checks, "not_implemented" if learner_copy else "passed", menu_items)
 
 
@@ -430,10 +432,12 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
 
     verdicts = seen["verdicts"]
     words = {"passed": "合格", "failed": "不合格", "not_implemented": "未実装"}
+    quiz_words = {"passed": "正解", "failed": "不正解", "not_implemented": "未回答"}  # the quiz's badges
     if len(verdicts) != expected.checks:
         failures.append(f"判定バッジ {len(verdicts)} / {expected.checks}")
     for verdict in verdicts:
-        if verdict["word"] != words.get(verdict["status"]) or verdict["width"] < 20 or verdict["height"] < 10:
+        readable = verdict["word"] in (words.get(verdict["status"]), quiz_words.get(verdict["status"]))
+        if not readable or verdict["width"] < 20 or verdict["height"] < 10:
             failures.append(f"判定バッジが読めません: {verdict}")
         elif verdict["status"] != expected.verdict:
             failures.append(f"判定が {verdict['word']} です (期待: {words[expected.verdict]})")
