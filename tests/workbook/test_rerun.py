@@ -101,19 +101,7 @@ def run_cells_again(path: Path) -> list[str]:
     return changed
 
 
-# Known to tell a different story, to be fixed (strict: the test says when it is): the order chain
-# tables (cells 18, 21) show earlier runs' orders, the CQRS cells (54, 56) count what the first run
-# projected, the saga stock tables (34, 39) show what earlier runs reserved.
-KNOWN = {"05_patterns.ipynb": "05: chain tables, CQRS counts and saga stock are not scoped to one run yet"}
-
-
-def _case(path):
-    if path is not None and path.name in KNOWN:
-        return pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=KNOWN[path.name]))
-    return path
-
-
-@pytest.mark.parametrize("path", [_case(p) for p in SOLUTIONS] or [None], ids=lambda p: p.name if p else "none")
+@pytest.mark.parametrize("path", SOLUTIONS or [None], ids=lambda p: p.name if p else "none")
 def test_cells_run_again_tell_the_same_story(path):
     if path is None:
         pytest.skip("no solution notebook yet")
