@@ -50,7 +50,22 @@ class Verdict:
                 f"<span>{html.escape(self.title)}</span>{details}</div>")
 
 
-def show(verdict: Verdict) -> None:
+@dataclass(frozen=True)
+class Markdown:
+    """Text written in markdown: rendered in a notebook (code in backticks, bold), plain elsewhere."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def show(verdict: Verdict | Markdown) -> None:
     """Display in a notebook (HTML, with the text as fallback); print elsewhere."""
     from IPython.display import display  # ipykernel's dependency; prints str() outside IPython
 

@@ -51,7 +51,7 @@ def test_right_answer_is_correct_and_every_other_letter_is_not(q):
         if letter != q.answer:
             result = quiz.grade(q.id, returning(letter))
             assert result.status == "incorrect"
-            assert f"正解は {q.answer}" in result.reason
+            assert q.answer not in result.reason.replace(letter, "")  # the check does not give it away
 
 
 def test_answers_are_forgiving_about_case_spaces_and_a_plain_value():
@@ -66,10 +66,14 @@ def test_answers_are_forgiving_about_case_spaces_and_a_plain_value():
     ("E", "選択肢にありません"),
     (["B"], "文字列で返してください"),
 ])
-def test_bad_answers_are_incorrect_with_a_reason_in_japanese(given, reason):
+def test_what_is_not_a_letter_is_not_counted_and_names_the_valid_letters(given, reason, capsys):
+    quiz.answer("07.q01", returning(given))
     result = quiz.grade("07.q01", returning(given))
-    assert result.status == "incorrect"
-    assert reason in result.reason
+    assert result.status == "invalid" and result.tries == 0
+    assert reason in result.reason and "A・B・C・D" in result.reason
+    out = capsys.readouterr().out
+    assert "回数には数えません" in out and "解説" not in out and "正解は" not in out
+    assert quiz.score().unanswered == len(QUESTIONS)  # an invalid answer is not an answer yet
 
 
 def test_an_answer_that_raises_is_incorrect_not_a_crash():
@@ -88,11 +92,52 @@ def test_unanswered_is_reported_and_reveals_nothing(capsys):
     assert "解説" not in out  # the explanation comes with an answer
 
 
-def test_an_answer_prints_the_verdict_and_the_explanation(capsys):
-    quiz.answer("07.q01", returning("C"))
+def test_a_right_answer_prints_the_verdict_and_the_explanation(capsys):
+    quiz.answer("07.q01", returning("B"))
     out = capsys.readouterr().out
-    assert "❌ 不正解" in out and "正解は B" in out
-    assert QUESTIONS[0].explanation in out
+    assert "✅ 正解" in out and QUESTIONS[0].explanation in out
+
+
+def test_a_first_wrong_answer_gets_a_hint_and_a_second_try_then_the_answer(capsys):
+    q = QUESTIONS[2]
+    quiz.answer(q.id, returning("A"))
+    first = capsys.readouterr().out
+    assert "❌ 不正解" in first and q.hint in first and "あと 1 回" in first
+    assert f"正解は {q.answer}" not in first and q.explanation not in first
+    quiz.answer(q.id, returning("B"))
+    second = capsys.readouterr().out
+    assert f"正解は {q.answer}" in second and q.explanation in second and q.hint not in second
+
+
+def test_the_answer_is_revealed_on_request(capsys):
+    q = QUESTIONS[2]
+    quiz.answer(q.id, returning("A"))
+    capsys.readouterr()
+    quiz.reveal("q03")
+    out = capsys.readouterr().out
+    assert f"答え {q.answer}" in out and q.explanation in out
+    quiz.answer(q.id, returning("A"))  # after the reveal a wrong answer says the right one
+    assert f"正解は {q.answer}" in capsys.readouterr().out
+
+
+def test_explanations_are_shown_as_markdown():
+    from labs.workbook import display
+
+    shown = display.Markdown("`>=` なので")
+    assert shown._repr_markdown_() == "`>=` なので"  # JupyterLab renders it; no raw backticks on screen
+
+
+def test_every_question_has_a_hint_that_does_not_name_the_answer():
+    for q in QUESTIONS:
+        assert q.hint, q.id
+        assert q.choices[q.answer] not in q.hint, q.id
+
+
+def test_the_right_option_is_rarely_the_longest():
+    # Options whose length gives the answer away let a learner guess: at most a third of the
+    # questions may have the right option as the longest (ties count as longest).
+    longest = [q.id for q in QUESTIONS if len(q.choices[q.answer]) == max(map(len, q.choices.values()))]
+    assert len(longest) <= len(QUESTIONS) // 3, longest
 
 
 def test_score_counts_each_question_once_and_the_last_answer_wins(capsys):
@@ -138,7 +183,9 @@ def test_plot_draws_one_bar_per_lesson_and_status():
     quiz.grade("07.q01", returning("B"))
     _, ax = plt.subplots()
     quiz.plot(ax=ax)
-    lessons = {q.lesson for q in QUESTIONS}
+    lessons = {quiz.lesson_of(q) for q in QUESTIONS}
+    assert "レッスン02" in lessons and not any("/" in lesson for lesson in lessons)  # one bar for lesson 02
+    assert [t.get_text() for t in ax.get_yticklabels()] == sorted(lessons)
     assert len(ax.patches) == 3 * len(lessons)
     assert sum(p.get_width() for p in ax.patches) == len(QUESTIONS)
     plt.close(ax.figure)

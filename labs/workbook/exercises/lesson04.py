@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -13,6 +14,7 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field, ValidationError
 
+from labs.course import schema as course_schema
 from labs.course.schema import EventType, OrderEvent, OrderItem, explain_validation_error, validate_event
 from labs.course.schema_compat import check_compatibility
 from labs.workbook.checks import CheckFailed, exercise, expect
@@ -53,6 +55,8 @@ VALID_SAMPLES = {
 INVALID_SAMPLES = {
     "数量 0": _item(quantity=0),
     "数量がマイナス": _item(quantity=-1),
+    # strict=True: without it pydantic quietly turns the string "2" into the int 2
+    '数量が文字列 "2"': _changed(items=[{"product_id": "P-1", "quantity": "2", "unit_price": 1500}], total_amount=3000),
     "単価がマイナス": _item(unit_price=-100),
     "明細が空": _changed(items=[], total_amount=0),
     "合計金額が明細の合計と違う": _changed(total_amount=2999),
@@ -104,6 +108,20 @@ def _models_without_total_check():
     return Item, Loose
 
 
+def _models_without_strict():
+    """Every constraint but strict=True: "2" becomes 2 without a word."""
+
+    class Item(BaseModel):
+        product_id: str = Field(min_length=1)
+        quantity: int = Field(gt=0)
+        unit_price: int = Field(ge=0)
+
+    class Event(OrderEvent):
+        items: list[Item] = Field(min_length=1)
+
+    return Item, Event
+
+
 def _models_with_free_items_refused():
     class Item(BaseModel):
         product_id: str = Field(min_length=1)
@@ -118,7 +136,7 @@ def _models_with_free_items_refused():
 
 @exercise("04.order_models", "OrderItem / OrderEvent を制約つきで定義する",
           reference=build_order_models_reference,
-          wrong=(_seed_models, _models_without_total_check, _models_with_free_items_refused))
+          wrong=(_seed_models, _models_without_total_check, _models_without_strict, _models_with_free_items_refused))
 def _(candidate):
     models = candidate()
     expect(isinstance(models, tuple) and len(models) == 2, "(OrderItem, OrderEvent) の 2 つを返してください")
@@ -146,12 +164,68 @@ def _(candidate):
 
 # --- 04.explain_errors --------------------------------------------------------------
 
+# The exercise: the translation itself, from error.errors() (loc, type, ctx) to one Japanese line
+# per problem. labs.course.schema.explain_validation_error does it for the course; the check
+# runs the answer with it unavailable, so an answer cannot hand the work over to it.
+_MESSAGES = {
+    "missing": "必須の項目がありません",
+    "greater_than": "{gt} より大きい値が必要です",
+    "greater_than_equal": "{ge} 以上の値が必要です",
+    "string_too_short": "{min_length} 文字以上の文字列が必要です",
+    "too_short": "{min_length} 件以上の要素が必要です",
+    "timezone_aware": "タイムゾーン付きの日時が必要です",
+    "json_invalid": "JSON として読めません",
+    "enum": "{expected} のいずれかが必要です",
+}
+
+
 def explain_order_event_reference(raw) -> list[str]:
+    try:
+        validate_event(raw)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            where = ""
+            for part in problem["loc"]:
+                where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else part)
+            template = _MESSAGES.get(problem["type"])
+            text = template.format(**problem.get("ctx", {})) if template else problem["msg"]
+            lines.append(f"{where or '(イベント全体)'}: {text}")
+        return lines
+    return []
+
+
+def _wraps_the_course_translation(raw) -> list[str]:
     try:
         validate_event(raw)
     except ValidationError as error:
         return explain_validation_error(error)
     return []
+
+
+class _Delegated(CheckFailed):
+    pass
+
+
+def _handed_over(*args, **kwargs):
+    raise _Delegated("explain_validation_error を呼ばずに、error.errors() の loc / type / ctx から"
+                     "自分で日本語の説明を組み立ててください (この演習で練習すること)")
+
+
+@contextlib.contextmanager
+def _without_course_translation(candidate):
+    """The course's explain_validation_error replaced, wherever the answer could reach it (its
+    module and, under any name, the answer's globals), by one that says what to do instead."""
+    original = course_schema.explain_validation_error
+    namespace = getattr(candidate, "__globals__", {})
+    aliases = [name for name, value in namespace.items() if value is original]
+    course_schema.explain_validation_error = _handed_over
+    namespace.update(dict.fromkeys(aliases, _handed_over))
+    try:
+        yield
+    finally:
+        course_schema.explain_validation_error = original
+        namespace.update(dict.fromkeys(aliases, original))
 
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -174,7 +248,7 @@ def _dotted_locations(raw) -> list[str]:
         validate_event(raw)
     except ValidationError as error:
         return [f"{'.'.join(map(str, e['loc']))}: {line.split(': ', 1)[1]}"
-                for e, line in zip(error.errors(), explain_validation_error(error))]
+                for e, line in zip(error.errors(), explain_order_event_reference(raw))]
     return []
 
 
@@ -185,8 +259,14 @@ def _raises_instead(raw) -> list[str]:
 
 @exercise("04.explain_errors", "イベントを検証し、問題を項目ごとに日本語で説明する",
           reference=explain_order_event_reference,
-          wrong=(_english_messages, _first_problem_only, _dotted_locations, _raises_instead))
+          wrong=(_english_messages, _first_problem_only, _dotted_locations, _raises_instead,
+                 _wraps_the_course_translation))
 def _(candidate):
+    with _without_course_translation(candidate):
+        _explains_each_problem(candidate)
+
+
+def _explains_each_problem(candidate):
     expect(candidate(copy.deepcopy(VALID_EVENT)) == [], "正しいイベントには空のリスト [] を返してください")
     expect(candidate(json.dumps(VALID_EVENT)) == [], "JSON 文字列 (SQS の body) の正しいイベントにも [] を返してください")
 

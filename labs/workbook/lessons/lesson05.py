@@ -82,12 +82,18 @@ def example_event(detail_type: str, detail: dict, service: str = "order") -> dic
 
 
 def event_chain(order_id: str) -> list[dict]:
-    """One order's chain of events: each event (by id) once, with every service that received it."""
+    """One order's chain of events: each event (by id) once, with every service that received it.
+
+    Only the latest time the order was placed: a cell run again places it again, and the
+    chain it shows is that run's, not every run's.
+    """
     by_source = {source: service for service, source in choreography.SOURCES.items()}
     steps: dict[str, dict] = {}
     for service, event, ok in choreography_deliveries:
         if event.get("detail", {}).get("order_id") != order_id:
             continue
+        if event["detail-type"] == "OrderPlaced" and event["id"] not in steps:
+            steps.clear()  # placed again: a new chain starts
         step = steps.setdefault(event["id"], {
             "順番": len(steps) + 1, "イベント": event["detail-type"],
             "発行元": by_source.get(event["source"], event["source"]), "受信": [],
@@ -145,10 +151,16 @@ def deploy_saga(stock: dict[str, int]) -> str:
 
     Returns the state machine's ARN. Safe to run again: tables start over.
     """
+    restock_saga(stock)
+    return provision_saga()
+
+
+def restock_saga(stock: dict[str, int]) -> None:
+    """The saga's tables empty again, with ``stock`` on the shelves: a cell that runs orders
+    starts from here, so running it again tells the same story."""
     for table, key in SAGA_TABLES:
         provision.recreate_table(table, key)
     fill_stock(stock)
-    return provision_saga()
 
 
 def provision_saga() -> str:
@@ -333,6 +345,21 @@ def setup_cqrs() -> None:
     """Both tables, empty: the orders table with a stream carrying old and new images."""
     provision.recreate_table(cqrs.ORDERS_TABLE, "order_id", stream="NEW_AND_OLD_IMAGES")
     provision.recreate_table(cqrs.SUMMARY_TABLE, "customer_id")
+
+
+CQRS_ORDERS = (("o1", "alice", 1000), ("o2", "alice", 2500), ("o3", "bob", 700))
+
+
+def start_cqrs(projector) -> LocalRuntime:
+    """Fresh tables, ``projector`` on the orders stream of a new runtime, and the three orders
+    (``CQRS_ORDERS``) written and projected: where a cell that changes an order starts from."""
+    setup_cqrs()
+    runtime = LocalRuntime()
+    runtime.on_stream(cqrs.ORDERS_TABLE, projector, function_name="project_order")
+    for order_id, customer_id, amount in CQRS_ORDERS:
+        cqrs.place_order(order_id, customer_id, amount)
+    runtime.run_until_quiet()
+    return runtime
 
 
 def read_model() -> list[dict]:
