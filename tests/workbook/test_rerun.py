@@ -110,7 +110,7 @@ KNOWN = {
     "03_dlq.ipynb": "03: DLQ depth, ledger and redrive counts include earlier runs (cells 16-36)",
     "04_schemas.ipynb": "04: the validation pipeline's table counts earlier runs (cell 28)",
     "05_patterns.ipynb": "05: chain tables, CQRS counts and saga stock are not scoped to one run yet",
-    "10_production.ipynb": "10: the end-to-end cell drains a queue the first run emptied (cell 27 raises)",
+    "10_production.ipynb": "10: the redrive cell (31) replays the failed-messages rows its first run resolved: run again, it re-sends only the poison message (3 件 -> 1 件)",
 }
 
 
