@@ -240,6 +240,18 @@ def ensure_stream(name: str, shard_count: int = 2) -> str:
     return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
 
 
+
+def recreate_stream(name: str, shard_count: int = 2) -> str:
+    """Drop ``name`` (if present) and create it empty: a section starts from a clean slate."""
+    kinesis = sandbox.client("kinesis")
+    try:
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    except kinesis.exceptions.ResourceNotFoundException:
+        pass
+    else:  # deleting takes a while on AWS (DELETING), and a stream of that name cannot be created meanwhile
+        kinesis.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return ensure_stream(name, shard_count)
+
 @dataclass
 class SeedResources:
     """The course text's resources, as names the notebooks can print and use."""

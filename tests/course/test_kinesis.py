@@ -27,6 +27,13 @@ def test_ensure_stream_is_idempotent(stream):
     assert len(kinesis.shards(STREAM)) == 3
 
 
+
+def test_recreate_stream_starts_empty(stream):
+    kinesis.put_order_event(STREAM, {"order_id": "ORD-1"}, "ORD-1")
+    provision.recreate_stream(STREAM, shard_count=3)
+    assert len(kinesis.shards(STREAM)) == 3
+    assert all(records == [] for records in kinesis.read_stream(STREAM).values())
+
 def test_partition_key_decides_the_shard_as_kinesis_computes_it(stream):
     for order in ("ORD-1", "ORD-2", "ORD-3", "ORD-4", "ORD-5", "ORD-6"):
         put = kinesis.put_order_event(STREAM, {"order_id": order}, order)

@@ -109,9 +109,7 @@ KNOWN = {
     "02_fanout.ipynb": "02: the partial batch failure demo counts earlier runs' messages (cell 30)",
     "03_dlq.ipynb": "03: DLQ depth, ledger and redrive counts include earlier runs (cells 16-36)",
     "04_schemas.ipynb": "04: the validation pipeline's table counts earlier runs (cell 28)",
-    "08_modern_services.ipynb": "08: the filter-criteria demo's queue holds the first run's messages (cell 24)",
-    "09_pipes_and_streams.ipynb": "09: the pipe failure cell drains a queue the first run emptied (cell 29 raises)",
-    "10_production.ipynb": "10: the end-to-end cell drains a queue the first run emptied (cell 27 raises)",
+    "10_production.ipynb": "10: the redrive cell (31) replays the failed-messages rows its first run resolved: run again, it re-sends only the poison message (3 件 -> 1 件)",
 }
 
 
