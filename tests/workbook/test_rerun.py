@@ -104,7 +104,6 @@ def run_cells_again(path: Path) -> list[str]:
 # Known to tell a different story, to be fixed (strict: the test says when one is fixed, and
 # the entry must then go). Found by this test when it began comparing outputs (cells as of then).
 KNOWN = {
-    "02_fanout.ipynb": "02: the partial batch failure demo counts earlier runs' messages (cell 30)",
     "03_dlq.ipynb": "03: DLQ depth, ledger and redrive counts include earlier runs (cells 16-36)",
     "04_schemas.ipynb": "04: the validation pipeline's table counts earlier runs (cell 28)",
     "05_patterns.ipynb": "05: chain tables, CQRS counts and saga stock are not scoped to one run yet",
