@@ -294,6 +294,18 @@ def test_a_new_runtime_releases_what_an_earlier_one_parked():
     assert bodies == ["b"]
 
 
+def test_a_queue_deleted_and_made_again_starts_with_nothing_parked():
+    # Deleting a queue deletes its in-flight messages too: a new queue under the same URL holds none
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html).
+    url = provision.ensure_queue("orders")
+    park_one(url)
+    sandbox.client("sqs").delete_queue(QueueUrl=url)
+    assert provision.ensure_queue("orders") == url
+    second = LocalRuntime()
+    second.on_queue(url, lambda e, c: None, function_name="f")
+    assert second.parked == 0 and second.run_until_quiet() == 0
+
+
 def test_one_broken_source_does_not_stop_the_others():
     good_url = provision.ensure_queue("good")
     send(good_url, "x")

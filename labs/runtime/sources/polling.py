@@ -18,9 +18,10 @@ from labs.runtime.invoke import Handler, Invocation
 from labs.sandbox.clock import clock
 
 
-# Messages waiting out a visibility timeout or retry delay, per queue URL: (due time, message).
-# Kept per queue, not per source, so a runtime made again in a later cell releases them too.
-_PARKED: dict[str, list[tuple[float, dict]]] = {}
+# Messages waiting out a visibility timeout or retry delay, per queue: (due time, message).
+# Kept per queue, not per source, so a runtime made again in a later cell releases them too;
+# a queue deleted and made again under the same URL is another queue (its creation time tells).
+_PARKED: dict[tuple[str, str], list[tuple[float, dict]]] = {}
 _forgetting_on_reset = False
 
 
@@ -61,7 +62,7 @@ class QueueSource:
         redrive = json.loads(attributes["RedrivePolicy"]) if "RedrivePolicy" in attributes else None
         self.max_receive_count = int(redrive["maxReceiveCount"]) if redrive else None
         self.dead_letter_queue = queue_name(redrive["deadLetterTargetArn"]) if redrive else None
-        self._parked = _PARKED.setdefault(queue_url, [])
+        self._parked = _PARKED.setdefault((queue_url, attributes.get("CreatedTimestamp", "")), [])
         self.invocations: list[Invocation] = []
 
     # -- the loop body ---------------------------------------------------------------

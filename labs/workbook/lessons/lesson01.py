@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from labs import sandbox
 from labs.course.consumers.orders import INVENTORY_TABLE, ORDERS_TABLE, REFUNDS_TABLE
-from labs.sandbox.provision import ensure_table
+from labs.sandbox.provision import ensure_table, recreate_table
 
 
 def ensure_order_tables() -> None:
@@ -32,3 +32,21 @@ def inventory(product_ids: list[str]) -> dict[str, dict[str, int]]:
                                                    Key={"product_id": {"S": product_id}}).get("Item", {})
         out[product_id] = {k: int(item[k]["N"]) for k in ("available", "reserved") if k in item}
     return out
+
+
+def reset_order_tables(stock: dict[str, int]) -> None:
+    """Empty the three tables and set the stock: a section run again starts from the same state."""
+    recreate_table(INVENTORY_TABLE, "product_id")
+    recreate_table(ORDERS_TABLE, "order_id")
+    recreate_table(REFUNDS_TABLE, "order_id")
+    restock(stock)
+
+
+def recreate_archive(name: str, bus_arn: str) -> str:
+    """Drop the archive ``name`` (if present) and create it empty; return its ARN."""
+    events = sandbox.client("events")
+    try:
+        events.delete_archive(ArchiveName=name)
+    except events.exceptions.ResourceNotFoundException:
+        pass
+    return events.create_archive(ArchiveName=name, EventSourceArn=bus_arn)["ArchiveArn"]
