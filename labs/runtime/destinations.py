@@ -30,6 +30,7 @@ from typing import Callable
 
 from labs import sandbox
 from labs.course.limits import LAMBDA_ASYNC_EVENT_AGE_SECONDS, LAMBDA_ASYNC_RETRY_ATTEMPTS, require_within
+from labs.runtime import shapes
 from labs.runtime.invoke import Invocation
 from labs.sandbox.clock import clock
 
@@ -84,17 +85,13 @@ def invocation_record(condition: str, function_name: str, request_id: str, attem
 
 def stream_failure_record(function_name: str, request_id: str, attempts: int, shard_id: str, stream_arn: str,
                           records: list[dict], call: Invocation) -> dict:
-    """The record a DynamoDB Streams mapping sends to its on-failure destination (with-ddb.html)."""
+    """The record a DynamoDB Streams mapping sends to its on-failure destination (with-ddb.html):
+    the stream mappings' one record shape (``shapes.stream_failure_record``) with DynamoDB's batch info."""
     arrivals = [r["dynamodb"]["ApproximateCreationDateTime"] for r in records]
     arrival = lambda moment: _timestamp(moment, milliseconds=False)  # noqa: E731  (AWS: whole seconds)
-    return {
-        "requestContext": {"requestId": request_id, "functionArn": function_arn(function_name, qualified=False),
-                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
-        "responseContext": {"statusCode": 200, "executedVersion": EXECUTED_VERSION,
-                            "functionError": None if call.ok else "Unhandled"},
-        "version": RECORD_VERSION,
-        "timestamp": _timestamp(clock.datetime()),
-        "DDBStreamBatchInfo": {
+    return shapes.stream_failure_record(
+        batch_info_key="DDBStreamBatchInfo",
+        batch_info={
             "shardId": shard_id,
             "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
             "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
@@ -103,7 +100,9 @@ def stream_failure_record(function_name: str, request_id: str, attempts: int, sh
             "batchSize": len(records),
             "streamArn": stream_arn,
         },
-    }
+        function_arn=function_arn(function_name, qualified=False), condition="RetryAttemptsExhausted",
+        invoke_count=attempts, function_error=None if call.ok else "Unhandled",
+        timestamp=_timestamp(clock.datetime()), request_id=request_id)
 
 
 # -- where records go ----------------------------------------------------------------------------

@@ -125,19 +125,6 @@ def _(candidate):
 STREAM = "check-09-stream"
 
 
-def _reference_make_shard_handler(ship):
-    def handler(event, context):
-        for record in event["Records"]:
-            order = json.loads(base64.b64decode(record["kinesis"]["data"]))
-            try:
-                ship(order)
-            except Exception:
-                # Lambda retries from the lowest reported sequence number: stop here.
-                return {"batchItemFailures": [{"itemIdentifier": record["kinesis"]["sequenceNumber"]}]}
-        return {"batchItemFailures": []}
-    return handler
-
-
 def _reporting(identifier):
     def make(ship):
         def handler(event, context):
@@ -148,8 +135,13 @@ def _reporting(identifier):
                 except Exception:
                     return {"batchItemFailures": [{"itemIdentifier": identifier(record)}]}
             return {"batchItemFailures": []}
-        return make
+        return handler
     return make
+
+
+# The reference: report the sequence number of the record that failed, and stop there (Lambda
+# retries from the lowest reported sequence number).
+_reference_make_shard_handler = _reporting(lambda record: record["kinesis"]["sequenceNumber"])
 
 
 _partition_key = _reporting(lambda record: record["kinesis"]["partitionKey"])
