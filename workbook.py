@@ -25,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 MINIMUM_PYTHON = (3, 11)
-NBVAL = ["-m", "pytest", "-q", "--nbval", "--nbval-sanitize-with", "tests/sanitize.cfg", "--nbval-cell-timeout", "300"]
+# Tests run in parallel on up to 4 cores (pytest-xdist); a notebook's cells stay in one worker, in order.
+PARALLEL = ["--numprocesses", "auto", "--maxprocesses", "4"]
+NBVAL = ["-m", "pytest", "-q", *PARALLEL, "--dist", "loadscope", "--nbval", "--nbval-sanitize-with", "tests/sanitize.cfg", "--nbval-cell-timeout", "300"]
 # The install's inputs: when one changes, the next run reinstalls (make compares their times, this their content).
 INSTALL_INPUTS = ("pyproject.toml", "constraints.txt", "workbook.py", "jupyter-config/overrides.d/event-driven-workbook.json")
 LAB_SETTINGS = Path("share", "jupyter", "lab", "settings", "overrides.d", "event-driven-workbook.json")
@@ -161,7 +163,7 @@ def test(venv: Path, steps: list[str], runner: Runner) -> None:
     python = venv_python(venv)
     for step in steps:
         if step == "unit":
-            runner.run(python, "-m", "pytest", "-q", "tests")
+            runner.run(python, "-m", "pytest", "-q", *PARALLEL, "tests")
         elif step == "check-sync":
             runner.run(python, "-m", "labs.workbook", "generate", "--check")
         elif step == "nbval":  # strict on solutions, lax on learner notebooks, then both directions of the checks
