@@ -53,16 +53,21 @@ class Recording:
         return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed]}
 
 
+def run_mapping(handler, **settings):
+    """The mapping from the table's stream to ``handler``, run until quiet; returns the source."""
+    runtime = LocalRuntime()
+    source = runtime.on_stream(TABLE, handler, function_name="projector", **settings)
+    runtime.run_until_quiet()
+    return source
+
+
 def test_a_reported_failure_checkpoints_at_the_lowest_sequence_number(table):
     # BF: { "batchItemFailures": [ { "itemIdentifier": "<SequenceNumber>" } ] }; "If the batchItemFailures
     # array contains multiple items, Lambda uses the record with the lowest sequence number as the checkpoint.
     # Lambda then retries all records starting from that checkpoint."
     put(table, 1, 2, 3, 4, 5)
     handler = Recording(poison={4, 2}, report=True)
-    runtime = LocalRuntime()
-    runtime.on_stream(TABLE, handler, function_name="projector", report_batch_item_failures=True,
-                      maximum_retry_attempts=1)
-    runtime.run_until_quiet()
+    run_mapping(handler, report_batch_item_failures=True, maximum_retry_attempts=1)
     assert handler.batches[:2] == [[1, 2, 3, 4, 5], [2, 3, 4, 5]]
     DynamoDBStreamModel.model_validate(handler.events[1])  # the retried batch is still Lambda's event
 
@@ -71,9 +76,7 @@ def test_without_report_batch_item_failures_the_answer_is_not_read(table):
     # BF: "Lambda doesn't use these responses unless you explicitly turn on the ReportBatchItemFailures feature"
     put(table, 1, 2, 3)
     handler = Recording(poison={2}, report=True)
-    runtime = LocalRuntime()
-    runtime.on_stream(TABLE, handler, function_name="projector")
-    runtime.run_until_quiet()
+    run_mapping(handler)
     assert handler.batches == [[1, 2, 3]]
 
 
@@ -82,10 +85,7 @@ def test_bisect_splits_a_failed_batch_until_the_bad_record_is_alone(table):
     # records"; "Splitting a batch does not consume the retry quota."
     put(table, 1, 2, 3, 4)
     handler = Recording(poison={3})
-    runtime = LocalRuntime()
-    source = runtime.on_stream(TABLE, handler, function_name="projector", bisect_batch_on_function_error=True,
-                               maximum_retry_attempts=0)
-    runtime.run_until_quiet()
+    source = run_mapping(handler, bisect_batch_on_function_error=True, maximum_retry_attempts=0)
     assert handler.batches == [[1, 2, 3, 4], [1, 2], [3, 4], [3], [4]]
     assert [len(d.records) for d in source.discarded] == [1]
 
@@ -97,10 +97,7 @@ def test_retries_are_limited_and_the_failure_destination_gets_ddb_stream_batch_i
     put(table, 1, 2, 3)
     failed_url = provision.ensure_queue("projector-failed")
     handler = Recording(poison={1})
-    runtime = LocalRuntime()
-    runtime.on_stream(TABLE, handler, function_name="projector", batch_size=2, maximum_retry_attempts=2,
-                      on_failure=provision.queue_arn(failed_url))
-    runtime.run_until_quiet()
+    run_mapping(handler, batch_size=2, maximum_retry_attempts=2, on_failure=provision.queue_arn(failed_url))
     assert handler.batches == [[1, 2], [1, 2], [1, 2], [3]]  # 1 try + 2 retries, then the shard moves on
     [message] = peek(failed_url)
     record = json.loads(message["Body"])

@@ -10,17 +10,7 @@ from labs.sandbox.clock import clock
 from labs.observe import recorder
 from labs.observe.queues import peek
 from labs.runtime import LocalRuntime
-
-
-def send(url, *bodies):
-    sqs = boto3.client("sqs")
-    return [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
-
-
-def depth(url):
-    attrs = sandbox.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) + int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+from tests.runtime.helpers import depth, send
 
 
 def fail_bodies(bad):
