@@ -17,8 +17,8 @@ function's return value as ``responsePayload``.
 
 AWS documents the records in lambda/latest/dg/invocation-async-retain-records.html; the exact
 shapes here follow recordings made against AWS (localstack/localstack
-tests/aws/services/lambda_/test_lambda_destinations.snapshot.json). DynamoDB Streams mappings
-send their own record (``stream_failure_record``), described in lambda/latest/dg/with-ddb.html.
+tests/aws/services/lambda_/test_lambda_destinations.snapshot.json). Stream mappings (DynamoDB
+Streams, Kinesis) send their own record, where the records were (``shards.failure_record``).
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from typing import Callable
 
 from labs import sandbox
 from labs.course.limits import LAMBDA_ASYNC_EVENT_AGE_SECONDS, LAMBDA_ASYNC_RETRY_ATTEMPTS, require_within
-from labs.runtime import shapes
 from labs.runtime.invoke import Invocation
 from labs.sandbox.clock import clock
 
@@ -41,9 +40,8 @@ DLQ_MESSAGE_LIMIT = 1024  # "ErrorMessage ... (truncated to 1 KB)"
 
 # -- the records ---------------------------------------------------------------------------------
 
-def _timestamp(moment: datetime, milliseconds: bool = True) -> str:
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return text + (f".{moment.microsecond // 1000:03d}Z" if milliseconds else "Z")
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond // 1000:03d}Z"
 
 
 def function_arn(function_name: str, qualified: bool = True) -> str:
@@ -81,28 +79,6 @@ def invocation_record(condition: str, function_name: str, request_id: str, attem
         "responseContext": response_context,
         "responsePayload": payload,
     }
-
-
-def stream_failure_record(function_name: str, request_id: str, attempts: int, shard_id: str, stream_arn: str,
-                          records: list[dict], call: Invocation) -> dict:
-    """The record a DynamoDB Streams mapping sends to its on-failure destination (with-ddb.html):
-    the stream mappings' one record shape (``shapes.stream_failure_record``) with DynamoDB's batch info."""
-    arrivals = [r["dynamodb"]["ApproximateCreationDateTime"] for r in records]
-    arrival = lambda moment: _timestamp(moment, milliseconds=False)  # noqa: E731  (AWS: whole seconds)
-    return shapes.stream_failure_record(
-        batch_info_key="DDBStreamBatchInfo",
-        batch_info={
-            "shardId": shard_id,
-            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
-            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": arrival(min(arrivals)),
-            "approximateArrivalOfLastRecord": arrival(max(arrivals)),
-            "batchSize": len(records),
-            "streamArn": stream_arn,
-        },
-        function_arn=function_arn(function_name, qualified=False), condition="RetryAttemptsExhausted",
-        invoke_count=attempts, function_error=None if call.ok else "Unhandled",
-        timestamp=_timestamp(clock.datetime()), request_id=request_id)
 
 
 # -- where records go ----------------------------------------------------------------------------

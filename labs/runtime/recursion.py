@@ -28,6 +28,11 @@ from dataclasses import dataclass
 from labs.observe import recording
 
 MAX_CHAIN_INVOCATIONS = 16  # Lambda stops the 17th invocation of one chain
+# The ``condition`` of the on-failure record for a stopped async event. AWS documents that the event
+# goes to the DLQ or on-failure destination, not what the record's condition says (the documented
+# conditions are RetriesExhausted and EventAgeExceeded); this runtime names the error Lambda
+# returns for a stopped invocation (API error RecursiveInvocationException).
+STOPPED_CONDITION = "RecursiveInvocationException"
 _TRACKED = {"sqs", "sns"}  # services whose messages carry the chain on AWS
 _REMEMBERED = 10_000  # message ids kept (oldest forgotten first)
 
@@ -94,6 +99,22 @@ def is_looping(message: dict) -> Lineage | None:
     """The message's lineage if invoking for it would exceed Lambda's limit, else None."""
     lineage = lineage_of(message)
     return lineage if lineage is not None and lineage.depth >= MAX_CHAIN_INVOCATIONS else None
+
+
+class RecursiveInvocationException(Exception):
+    """Lambda's answer for an invocation it stopped (the error of the same name in Lambda's API)."""
+
+    def __init__(self) -> None:
+        super().__init__("Lambda has detected your function being invoked in a recursive loop with other "
+                         "Amazon Web Services resources and stopped your function's invocation.")
+
+
+def stopped_note(function_name: str, lineage: Lineage, sent_to: list[str]) -> str:
+    """What the recorder says about a stopped chain, and where its event went (empty: dropped)."""
+    where = f"{', '.join(sent_to)} へ送ります" if sent_to else "送り先 (DLQ / on_failure) がないので捨てます"
+    return (f"再帰ループを検出: {function_name} は{lineage.describe()}まで呼ばれました。Lambda は同じ連鎖の "
+            f"{MAX_CHAIN_INVOCATIONS} 回を超える呼び出しを止め、イベントを {where}。"
+            "ハンドラーが自分を呼び出すキュー/トピックへ送っていないか確かめてください")
 
 
 def carry(lineage: Lineage):

@@ -38,7 +38,7 @@ from labs.runtime.invoke import Handler, Invocation, refuse_if_abandoned, still_
 from labs.runtime.sources import (AsyncSource, KinesisSource, ScheduleSource, SchedulerSource, Source, SqsSource,
                                   StreamSource, identity)
 from labs.runtime.sources.pipes import PipeQueueSource, PipeStreamSource, pipe_source
-from labs.runtime.sources.shards import StreamPolicy
+from labs.runtime.sources.shards import NO_AT_TIMESTAMP_ON_DYNAMODB, StreamPolicy
 from labs.runtime.sources.polling import forget_parked_on_reset
 
 QUIET_LIMIT_SECONDS = 4 * 3600  # run_until_quiet stops skipping beyond this (runaway retries)
@@ -169,16 +169,27 @@ class LocalRuntime:
         return queue_url
 
     def on_stream(self, table_name: str, handler: Handler, *, function_name: str | None = None,
-                  batch_size: int = 100, max_retry_attempts: int = 2, on_failure: str | None = None,
-                  timeout: int = 30, filter_criteria: dict | None = None) -> StreamSource:
-        """A DynamoDB Streams event source mapping (the table needs a stream).
+                  batch_size: int = 100, maximum_batching_window_in_seconds: float = 0,
+                  starting_position: str = "TRIM_HORIZON", bisect_batch_on_function_error: bool = False,
+                  maximum_retry_attempts: int = 2, maximum_record_age_in_seconds: int = -1,
+                  on_failure: str | None = None, report_batch_item_failures: bool = False,
+                  filter_criteria: dict | None = None, timeout: int = 30) -> StreamSource:
+        """A DynamoDB Streams event source mapping (the table needs a stream); the same
+        parameters as on_kinesis, read by the same poller.
 
+        ``maximum_retry_attempts`` defaults to 2 so that a failing handler ends in a notebook;
+        AWS's default is -1 (retry until the records expire after 24 hours).
         ``filter_criteria``: records no filter matches are skipped (the function never sees them).
         """
         name = function_name or handler.__name__
         _check_timeout(timeout)
-        return self._add(StreamSource(table_name, handler, name, batch_size, max_retry_attempts, on_failure, timeout,
-                                      filter_criteria=filter_criteria))
+        if starting_position == "AT_TIMESTAMP":  # API_CreateEventSourceMapping.html: "Kinesis only"
+            raise ValueError(NO_AT_TIMESTAMP_ON_DYNAMODB)
+        policy = StreamPolicy(batch_size, maximum_batching_window_in_seconds, starting_position, None,
+                              maximum_retry_attempts, maximum_record_age_in_seconds, bisect_batch_on_function_error)
+        return self._add(StreamSource(table_name, handler, name, policy,
+                                      report_batch_item_failures=report_batch_item_failures,
+                                      on_failure=on_failure, filter_criteria=filter_criteria, timeout=timeout))
 
     def on_kinesis(self, stream: str, handler: Handler, *, function_name: str | None = None,
                    batch_size: int = 100, maximum_batching_window_in_seconds: float = 0,
@@ -195,6 +206,7 @@ class LocalRuntime:
         ``report_batch_item_failures`` is off unless you turn it on, as on AWS.
         """
         name = function_name or handler.__name__
+        _check_timeout(timeout)
         policy = StreamPolicy(batch_size, maximum_batching_window_in_seconds, starting_position,
                               starting_position_timestamp, maximum_retry_attempts, maximum_record_age_in_seconds,
                               bisect_batch_on_function_error)

@@ -15,7 +15,8 @@ tests/runtime/test_shapes.py validates each shape with aws-lambda-powertools' pa
   binary attributes over as ``bytes``, Lambda as base64 text (an event is always JSON).
 * Kinesis records: moto's ``get_records`` gives bytes and a datetime; Lambda hands over base64
   text, epoch seconds, and the ``eventID`` / ``invokeIdentityArn`` / region around them.
-* What a Kinesis mapping sends to its on-failure destination (``stream_failure_record``).
+* What a stream mapping (Kinesis, DynamoDB Streams) sends to its on-failure destination
+  (``stream_failure_record``).
 """
 from __future__ import annotations
 

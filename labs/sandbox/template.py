@@ -519,12 +519,17 @@ def _wire_sqs(runtime, w: Wiring, handler, timeout: int, notes: list[str]) -> No
 
 
 def _wire_stream(runtime, stack: Stack, w: Wiring, handler, timeout: int, notes: list[str]) -> None:
+    """A DynamoDB stream mapping with the template's settings (the runtime reads each as Lambda does)."""
     s = w.settings
     failure_arn = (s.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
-    if s.get("StartingPosition", "TRIM_HORIZON") != "TRIM_HORIZON":
-        notes.append(f"{w.function}: StartingPosition {s['StartingPosition']} は未対応です (TRIM_HORIZON から読みます)")
     runtime.on_stream(w.source, handler, function_name=w.function, batch_size=int(s.get("BatchSize", 100)),
-                      max_retry_attempts=int(s.get("MaximumRetryAttempts", -1)) if "MaximumRetryAttempts" in s else 2,
+                      maximum_batching_window_in_seconds=int(s.get("MaximumBatchingWindowInSeconds", 0)),
+                      starting_position=s.get("StartingPosition", "TRIM_HORIZON"),
+                      bisect_batch_on_function_error=bool(s.get("BisectBatchOnFunctionError", False)),
+                      maximum_retry_attempts=int(s.get("MaximumRetryAttempts", 2)),
+                      maximum_record_age_in_seconds=int(s.get("MaximumRecordAgeInSeconds", -1)),
+                      report_batch_item_failures="ReportBatchItemFailures" in (s.get("FunctionResponseTypes") or []),
+                      filter_criteria=s.get("FilterCriteria"),
                       on_failure=failure_arn.rsplit(":", 1)[-1] if failure_arn else None, timeout=timeout)
 
 

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import dlq
-from labs.runtime import LocalRuntime
 from labs.workbook.exercises.lesson03 import _dlq_record
+from tests.course.helpers import dead_letter_through_the_handler, failed_rows
 
 
 def _world():
@@ -24,17 +24,13 @@ def _alerts(inbox):
     return [json.loads(m["Body"]) for m in messages]
 
 
-def _rows():
-    return {r["message_id"]: r for r in sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]}
-
-
 def test_a_row_and_an_alert_per_message(capsys):
     inbox = _world()
     body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": "X", "note": "あ" * 300}}, ensure_ascii=False)
     event = {"Records": [_dlq_record("m-1", body, "4"), _dlq_record("m-2", "{}", "7")]}
     SqsModel(**event)
     assert dlq.lambda_handler(event, None) == {"batchItemFailures": []}
-    rows = _rows()
+    rows = failed_rows()
     assert set(rows) == {"m-1", "m-2"}
     row = rows["m-1"]
     assert row["receive_count"] == 4 and rows["m-2"]["receive_count"] == 7
@@ -55,10 +51,10 @@ def test_a_second_delivery_neither_duplicates_the_row_nor_the_alert():
     inbox = _world()
     event = {"Records": [_dlq_record("m-1", "{}", "4")]}
     dlq.lambda_handler(event, None)
-    first_row = _rows()["m-1"]
+    first_row = failed_rows()["m-1"]
     again = {"Records": [_dlq_record("m-1", "{}", "5")]}
     assert dlq.lambda_handler(again, None) == {"batchItemFailures": []}
-    assert _rows()["m-1"] == first_row  # failed_at and receive_count of the first sighting
+    assert failed_rows()["m-1"] == first_row  # failed_at and receive_count of the first sighting
     assert len(_alerts(inbox)) == 1
 
 
@@ -73,7 +69,7 @@ def test_a_failed_alert_is_retried_and_sent_once_it_works(monkeypatch):
     monkeypatch.setattr(dlq, "send_alert", broken)
     event = {"Records": [_dlq_record("m-1", "{}", "4"), _dlq_record("m-2", "{}", "4")]}
     assert dlq.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
-    assert _rows()["m-1"]["alerted"] is False
+    assert failed_rows()["m-1"]["alerted"] is False
     monkeypatch.undo()
     assert dlq.lambda_handler(event, None) == {"batchItemFailures": []}
     assert len(_alerts(inbox)) == 2
@@ -84,15 +80,7 @@ def test_on_the_runtime_the_dlq_handler_empties_the_dlq_into_the_table():
     source = provision.ensure_queue("points-queue", dead_letter_queue="points-dlq", max_receive_count=3)
     dead = provision.ensure_queue("points-dlq")
     sandbox.client("sqs").send_message(QueueUrl=source, MessageBody='{"order": 1}')
-
-    def always_fails(event, context):
-        raise ValueError("壊れたメッセージ")
-
-    runtime = LocalRuntime()
-    runtime.on_queue(source, always_fails, function_name="points")
-    runtime.on_queue(dead, dlq.lambda_handler, function_name="dlq-handler")
-    runtime.run_until_quiet()
-    [row] = _rows().values()
+    [row] = dead_letter_through_the_handler(source, dead).values()
     assert row["body"] == '{"order": 1}' and row["receive_count"] >= 4
     depth = sandbox.client("sqs").get_queue_attributes(QueueUrl=dead, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -9,7 +9,7 @@ from labs.course import redrive
 from labs.sandbox import provision
 from labs.observe.queues import drain, peek
 from labs.course.consumers import dlq
-from labs.runtime import LocalRuntime
+from tests.course.helpers import dead_letter_through_the_handler, failed_rows
 
 
 @pytest.fixture
@@ -87,15 +87,7 @@ def _archive_via_dlq_handler(source, dead, n):
     provision.ensure_topic("alerts")
     provision.ensure_table("failed-messages", "message_id")
     _send(source, n)
-
-    def fails(event, context):
-        raise ValueError("バグ")
-
-    runtime = LocalRuntime()
-    runtime.on_queue(source, fails, function_name="orders")
-    runtime.on_queue(dead, dlq.lambda_handler, function_name="dlq-handler")
-    runtime.run_until_quiet()
-    return {r["message_id"]: r for r in sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]}
+    return dead_letter_through_the_handler(source, dead)
 
 
 def test_redrive_twice_replays_archived_rows_once_and_resolves_them(queues):
@@ -107,7 +99,7 @@ def test_redrive_twice_replays_archived_rows_once_and_resolves_them(queues):
     got = drain(source)
     assert sorted(json.loads(m["Body"])["n"] for m in got) == [0, 1, 2, 3]
     assert all(m["MessageAttributes"]["amount"]["DataType"] == "Number" for m in got)
-    after = sandbox.resource("dynamodb").Table("failed-messages").scan()["Items"]
+    after = failed_rows().values()
     assert {r["status"] for r in after} == {"resolved"}
     assert all(r["resolved_at"] and r["redriven_as"] for r in after)
 

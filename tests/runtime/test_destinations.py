@@ -230,9 +230,8 @@ def test_stream_on_failure_record_is_aws_record():  # [DDB]
     table.put_item(Item={"order_id": "o2"})
     failures = provision.ensure_queue("projector-failures")
     runtime = LocalRuntime()
-    runtime.on_stream("orders", failing([]), function_name="projector", max_retry_attempts=2, on_failure=failures)
-    for _ in range(4):
-        runtime.deliver_due()
+    runtime.on_stream("orders", failing([]), function_name="projector", maximum_retry_attempts=2, on_failure=failures)
+    runtime.run_until_quiet()
     [record] = records(failures)
     assert sorted(record) == ["DDBStreamBatchInfo", "requestContext", "responseContext", "timestamp", "version"]
     assert record["version"] == "1.0" and ISO_MS.match(record["timestamp"])
@@ -257,7 +256,7 @@ def test_stream_on_failure_to_an_sns_topic():
     queue = provision.ensure_queue("reader")
     provision.ensure_subscription(topic, queue, raw=True)
     runtime = LocalRuntime()
-    runtime.on_stream("orders", failing([]), max_retry_attempts=0, on_failure=topic)
+    runtime.on_stream("orders", failing([]), maximum_retry_attempts=0, on_failure=topic)
     runtime.deliver_due()
     [record] = records(queue)
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1

@@ -14,23 +14,9 @@ from labs.observe import recorder
 from labs.observe.queues import peek
 from labs.runtime import LocalRuntime, clock
 from labs.runtime.invoke import EXIT_ERROR, still_running
-from labs.runtime.recursion import MAX_CHAIN_INVOCATIONS
+from labs.runtime.recursion import MAX_CHAIN_INVOCATIONS, STOPPED_CONDITION
 from labs.sandbox import provision
-
-
-def send(url, *bodies):
-    sqs = boto3.client("sqs")
-    return [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
-
-
-def depth(url):
-    attrs = sandbox.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return sum(int(v) for v in attrs["Attributes"].values())
-
-
-def bodies(url):
-    return sorted(m["Body"] for m in peek(url))
+from tests.runtime.helpers import bodies, depth, send
 
 
 def interrupt_main_when(event: threading.Event) -> None:
@@ -266,6 +252,22 @@ def test_stop_says_so_when_a_handler_is_still_running():
 # the next invocation and sends the event to a Dead-Letter Queue or on-failure destination, if
 # configured." (https://aws.amazon.com/about-aws/whats-new/2023/07/aws-lambda-detects-recursive-loops-lambda-functions/)
 
+def run_topic_loop(**settings) -> LocalRuntime:
+    """A function "echo" that publishes to the very topic that invokes it (one "!" more each time),
+    with the function's async ``settings``; "hi" published, run until quiet."""
+    topic = provision.ensure_topic("loop-topic")
+    sns = boto3.client("sns")
+
+    def echo(event, context):
+        sns.publish(TopicArn=topic, Message=event["Records"][0]["Sns"]["Message"] + "!")
+
+    runtime = LocalRuntime()
+    runtime.on_topic(topic, echo, **settings)
+    sns.publish(TopicArn=topic, Message="hi")
+    runtime.run_until_quiet()
+    return runtime
+
+
 def test_a_handler_sending_to_its_own_queue_is_stopped_after_16_invocations_of_the_chain():
     url = provision.ensure_queue("loop", dead_letter_queue="loop-dlq")
     send(url, "0")
@@ -284,20 +286,36 @@ def test_a_handler_sending_to_its_own_queue_is_stopped_after_16_invocations_of_t
 
 
 def test_a_handler_publishing_to_its_own_topic_is_stopped_and_says_so():
-    topic = provision.ensure_topic("loop-topic")
-    sns = boto3.client("sns")
-
-    def echo(event, context):
-        sns.publish(TopicArn=topic, Message=event["Records"][0]["Sns"]["Message"] + "!")
-
-    runtime = LocalRuntime()
-    source = runtime.on_topic(topic, echo, function_name="echo")
-    sns.publish(TopicArn=topic, Message="hi")
-    runtime.run_until_quiet()
+    runtime = run_topic_loop()
     assert len(runtime.invocations("echo")) == MAX_CHAIN_INVOCATIONS
     # An async target has no queue DLQ of its own: the stopped event is dropped, and the note says so.
     [stopped] = recorder.select(kind="dlq")
     assert stopped.outcome == "loop" and stopped.target == "(破棄)" and "再帰ループ" in stopped.detail
+
+
+def test_a_stopped_async_event_goes_to_the_on_failure_destination():
+    # AWS (above): a stopped event goes to the on-failure destination if configured. The record's
+    # condition is undocumented: this runtime names the error Lambda answers (recursion.STOPPED_CONDITION).
+    failures = provision.ensure_queue("echo-failures")
+    runtime = run_topic_loop(on_failure=failures)
+    assert len(runtime.invocations("echo")) == MAX_CHAIN_INVOCATIONS
+    [message] = peek(failures)
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == STOPPED_CONDITION == "RecursiveInvocationException"
+    assert record["requestContext"]["approximateInvokeCount"] == 0  # the stopped invocation never ran
+    assert record["requestPayload"]["Records"][0]["Sns"]["Message"] == "hi" + "!" * MAX_CHAIN_INVOCATIONS
+    assert record["responsePayload"]["errorType"] == "RecursiveInvocationException"
+    [stopped] = recorder.select(kind="dlq")
+    assert stopped.outcome == "loop" and stopped.target == "echo-failures" and "echo-failures へ送ります" in stopped.detail
+
+
+def test_a_stopped_async_event_goes_to_the_function_dlq():
+    # AWS (above): "... sends the event to a Dead-Letter Queue": the event itself, with Lambda's attributes.
+    dlq = provision.ensure_queue("echo-dlq")
+    run_topic_loop(dead_letter_queue=dlq)
+    [message] = peek(dlq)
+    assert json.loads(message["Body"])["Records"][0]["Sns"]["Message"] == "hi" + "!" * MAX_CHAIN_INVOCATIONS
+    assert "recursive loop" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
 
 
 def test_sends_from_outside_a_handler_start_new_chains():

@@ -14,6 +14,7 @@ from labs.observe import recorder
 from labs.runtime import LocalRuntime
 from labs.runtime.sources.filter_criteria import FilterCriteria, FilterCriteriaError
 from labs.sandbox import provision
+from tests.runtime.helpers import depth, send
 
 HIGH_VALUE_ORDERS = {"Filters": [{"Pattern": json.dumps(
     {"body": {"event_type": ["OrderCreated"], "amount": [{"numeric": [">=", 10000]}]}})}]}
@@ -26,18 +27,6 @@ def collect(model):
         seen.extend(model.model_validate(event).Records)
 
     return seen, handler
-
-
-def send(url, *bodies):
-    sqs = boto3.client("sqs")
-    for body in bodies:
-        sqs.send_message(QueueUrl=url, MessageBody=body if isinstance(body, str) else json.dumps(body))
-
-
-def depth(url):
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return sum(int(v) for v in attributes["Attributes"].values())
 
 
 def test_sqs_messages_no_filter_matches_are_deleted_without_invoking():

@@ -17,6 +17,7 @@ from labs.runtime import LocalRuntime
 from labs.runtime import input_template
 from labs.runtime.sources.pipes import PipeError
 from labs.sandbox import provision
+from tests.runtime.helpers import depth
 
 REGION, ACCOUNT = "ap-northeast-1", sandbox.ACCOUNT_ID
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipe-role"
@@ -37,12 +38,6 @@ def drain(url):
             bodies.append(m["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return bodies
-
-
-def depth(url):
-    a = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return sum(int(v) for v in a["Attributes"].values())
 
 
 def send_orders(url, *types):

@@ -10,17 +10,7 @@ from labs.sandbox.clock import clock
 from labs.observe import recorder
 from labs.observe.queues import peek
 from labs.runtime import LocalRuntime
-
-
-def send(url, *bodies):
-    sqs = boto3.client("sqs")
-    return [sqs.send_message(QueueUrl=url, MessageBody=b)["MessageId"] for b in bodies]
-
-
-def depth(url):
-    attrs = sandbox.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) + int(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+from tests.runtime.helpers import depth, send
 
 
 def fail_bodies(bad):
@@ -229,9 +219,8 @@ def test_failing_stream_batch_is_retried_then_sent_to_on_failure():
         raise RuntimeError("projector down")
 
     runtime = LocalRuntime()
-    runtime.on_stream("orders", broken, max_retry_attempts=2, on_failure="projector-failures")
-    for _ in range(5):
-        runtime.deliver_due()
+    runtime.on_stream("orders", broken, maximum_retry_attempts=2, on_failure="projector-failures")
+    runtime.run_until_quiet()  # each retry waits for the next poll of the shard, skipped here
     assert len(calls) == 3
     [info] = peek(failures)
     assert json.loads(info["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1

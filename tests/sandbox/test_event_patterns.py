@@ -8,14 +8,14 @@ and, where the event can be sent with ``PutEvents``, a real delivery to an SQS t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from tests.sandbox.helpers import assert_large_and_cited, case_ids, load_corpus, queue_with_arn
 
-CORPUS = json.loads((Path(__file__).parent / "corpus" / "event_patterns.json").read_text())
+CORPUS = load_corpus("event_patterns.json")
 # Fields every event of the corpus has unless the case says otherwise (TestEventPattern needs them).
 ENVELOPE = {"id": "1", "source": "test-source", "detail-type": "test-detail-type", "account": "123456789012",
             "region": "us-east-2", "time": "2022-07-13T13:48:01Z"}
@@ -74,8 +74,7 @@ def run_case(case: dict, *, use_test_api: bool = True) -> dict:
 
 def _delivered(events, event: dict) -> bool:
     sqs = sandbox.client("sqs")
-    queue = sqs.create_queue(QueueName="corpus-target")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, arn = queue_with_arn(sqs, "corpus-target")
     events.put_targets(Rule="corpus-rule", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
     entry = {"EventBusName": BUS, "Source": event.get("source", ENVELOPE["source"]),
              "DetailType": event.get("detail-type", ENVELOPE["detail-type"]),
@@ -86,15 +85,13 @@ def _delivered(events, event: dict) -> bool:
     return bool(messages)
 
 
-@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
+@pytest.mark.parametrize("case", CORPUS, ids=case_ids(CORPUS))
 def test_corpus_case(case):
     assert run_case(case) == expected(case), case["source"]
 
 
 def test_corpus_is_large_and_cited():
-    assert len(CORPUS) >= 150
-    assert all(c["source"].startswith("https://") for c in CORPUS)
-    assert len({c["id"] for c in CORPUS}) == len(CORPUS)
+    assert_large_and_cited(CORPUS, at_least=150)
 
 
 # --- the bus keeps working -------------------------------------------------------------------------
@@ -102,8 +99,7 @@ def test_corpus_is_large_and_cited():
 def _bus_with_queue():
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
     events.create_event_bus(Name=BUS)
-    queue = sqs.create_queue(QueueName="good-target")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, arn = queue_with_arn(sqs, "good-target")
     events.put_rule(Name="good", EventBusName=BUS, EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="good", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
     return events, sqs, queue
@@ -136,8 +132,7 @@ def test_a_rule_stored_before_the_mend_cannot_break_put_events():
 def test_schedule_only_rule_matches_no_event():
     """A rule with only a schedule is not an event pattern: PutEvents never reaches its targets."""
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
-    queue = sqs.create_queue(QueueName="scheduled-target")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, arn = queue_with_arn(sqs, "scheduled-target")
     events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
     events.put_targets(Rule="nightly", Targets=[{"Id": "q", "Arn": arn}])
     events.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": "{}"}])

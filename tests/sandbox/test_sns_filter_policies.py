@@ -8,21 +8,20 @@ and leave nothing behind; an accepted one must deliver exactly the messages AWS 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from tests.sandbox.helpers import assert_large_and_cited, case_ids, load_corpus, queue_with_arn
 
-CORPUS = json.loads((Path(__file__).parent / "corpus" / "sns_filter_policies.json").read_text())
+CORPUS = load_corpus("sns_filter_policies.json")
 
 
 def _queue_and_topic():
     sns, sqs = sandbox.client("sns"), sandbox.client("sqs")
     topic = sns.create_topic(Name="corpus-topic")["TopicArn"]
-    queue = sqs.create_queue(QueueName="corpus-queue")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, arn = queue_with_arn(sqs, "corpus-queue")
     return sns, sqs, topic, queue, arn
 
 
@@ -67,15 +66,13 @@ def _attributes(attributes: dict) -> dict:
             for name, a in attributes.items()}
 
 
-@pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
+@pytest.mark.parametrize("case", CORPUS, ids=case_ids(CORPUS))
 def test_corpus_case(case):
     assert run_case(case) == expected(case), case["source"]
 
 
 def test_corpus_is_large_and_cited():
-    assert len(CORPUS) >= 70
-    assert all(c["source"].startswith("https://") for c in CORPUS)
-    assert len({c["id"] for c in CORPUS}) == len(CORPUS)
+    assert_large_and_cited(CORPUS, at_least=70)
 
 
 def test_refused_policy_leaves_the_existing_subscription_as_it_was():

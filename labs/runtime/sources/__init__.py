@@ -6,9 +6,10 @@ the services and your function. One module per kind of source:
 * ``asynchronous.AsyncSource``: an asynchronous invocation (EventBridge rule -> Lambda,
   SNS -> Lambda): one event per invocation, up to two retries, then the function's
   on-failure destination or DLQ (``labs.runtime.destinations``), or discarded.
-* ``stream.StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order.
+* ``stream.StreamSource``: a DynamoDB Streams event source mapping, shard by shard, in order
+  (``stream.StreamMapping``: what it shares with the Kinesis mapping; checkpoints in ``shards.py``).
 * ``schedule.ScheduleSource``: a scheduled EventBridge rule firing on the runtime clock.
-* ``kinesis.KinesisSource``: a Kinesis event source mapping (checkpoints per shard, ``shards.py``).
+* ``kinesis.KinesisSource``: a Kinesis event source mapping (a ``stream.StreamMapping`` too).
 * ``pipes.PipeQueueSource`` / ``pipes.PipeStreamSource``: an EventBridge pipe (filter, enrichment, target).
 * ``eventbridge_scheduler.SchedulerSource``: EventBridge Scheduler's schedules (at / rate / cron
   in a time zone, flexible windows, retry policy and DLQ) firing on the runtime clock.

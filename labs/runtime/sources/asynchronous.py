@@ -61,14 +61,48 @@ class AsyncSource(QueueSource):
 
     def _invoke(self, message: dict, request_id: str):
         try:
-            event = self.shape(envelopes.sqs_body(message["Body"]))
+            event = self._event(message)
         except ValueError as error:
             return message["Body"], Invocation(self.function_name, {}, error=error)
-        except Exception as error:  # e.g. a raw body where an SNS envelope was expected
-            return message["Body"], Invocation(self.function_name, {}, error=ValueError(
-                f"{self.name} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})"))
         return event, invoke(self.handler, event, self.function_name, self.timeout, request_id=request_id,
                              scope=recursion.carry(recursion.next_lineage([message])))
+
+    def _event(self, message: dict):
+        """The event the function is invoked with; ValueError if the message cannot be one."""
+        try:
+            return self.shape(envelopes.sqs_body(message["Body"]))
+        except ValueError:
+            raise
+        except Exception as error:  # e.g. a raw body where an SNS envelope was expected
+            raise ValueError(f"{self.name} から届いたメッセージの形が想定と違います ({type(error).__name__}: {error})") from None
+
+    def _stop_loops(self, messages: list[dict]) -> list[dict]:
+        """Lambda's recursive loop detection for an async event: a chain past its limit is not
+        invoked again, and the event goes where the function's failed events go.
+
+        AWS: "If a function is invoked by the same triggering event more than 16 times, Lambda will
+        stop the next invocation and sends the event to a Dead-Letter Queue or on-failure destination,
+        if configured." (aws.amazon.com/about-aws/whats-new/2023/07/aws-lambda-detects-recursive-loops-lambda-functions/)
+        """
+        looping = {m["MessageId"]: lineage for m in messages if (lineage := recursion.is_looping(m))}
+        stopped = [m for m in messages if m["MessageId"] in looping]
+        for message in stopped:
+            self._stop(message, looping[message["MessageId"]])
+        self._delete(stopped)
+        return [m for m in messages if m["MessageId"] not in looping]
+
+    def _stop(self, message: dict, lineage: recursion.Lineage) -> None:
+        request_id = message["MessageId"]
+        try:
+            event = self._event(message)
+        except ValueError:
+            event = message["Body"]  # as _invoke hands such a message to the failure targets
+        call = Invocation(self.function_name, event, error=recursion.RecursiveInvocationException())
+        invoked = int(message["Attributes"].get("ApproximateReceiveCount", 1)) - 1  # this receive invoked nothing
+        sent = self.config.failed(recursion.STOPPED_CONDITION, self.function_name, request_id, invoked, event, call)
+        self._queued_at.pop(request_id, None)
+        recorder.record("dlq", self.name, ", ".join(sent) or "(破棄)", "loop", 1,
+                        recursion.stopped_note(self.function_name, lineage, sent), [request_id])
 
     def _give_up(self, message: dict, condition: str, attempts: int, event, call: Invocation) -> None:
         sent = self.config.failed(condition, self.function_name, message["MessageId"], attempts, event, call)

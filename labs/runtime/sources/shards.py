@@ -4,7 +4,8 @@ A Kinesis (or DynamoDB Streams) consumer does not delete what it reads: it keeps
 *checkpoint* per shard, the position after the last record it is done with. What moves
 the checkpoint, and what happens to a batch that fails, is the same for a Lambda event
 source mapping and for a pipe (AWS: lambda/latest/dg/with-kinesis.html "Error handling",
-services-kinesis-batchfailurereporting.html; eventbridge/latest/userguide/eb-pipes-kinesis.html):
+services-kinesis-batchfailurereporting.html; with-ddb.html, services-ddb-batchfailurereporting.html;
+eventbridge/latest/userguide/eb-pipes-kinesis.html):
 
 * Each shard is read in order, one batch at a time: a failing batch holds its shard back,
   the other shards go on.
@@ -36,6 +37,7 @@ from labs.sandbox.clock import clock
 
 RETRY_INTERVAL = 1.0  # seconds before a failed batch is tried again (Lambda polls a shard once per second)
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+NO_AT_TIMESTAMP_ON_DYNAMODB = "DynamoDB Streams の開始位置は TRIM_HORIZON か LATEST です (AT_TIMESTAMP は Kinesis だけです)"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,11 @@ class DynamoDBStreamReader:
             self.name = table_or_stream_arn.split(":table/", 1)[1].split("/", 1)[0]
         else:
             self.name = table_or_stream_arn.rsplit("/", 1)[-1]
-            table = sandbox.client("dynamodb").describe_table(TableName=self.name)["Table"]
+            dynamodb = sandbox.client("dynamodb")
+            try:
+                table = dynamodb.describe_table(TableName=self.name)["Table"]
+            except dynamodb.exceptions.ResourceNotFoundException:
+                raise ValueError(f"テーブル {self.name} がありません (ensure_table で作ってください)") from None
             if "LatestStreamArn" not in table:
                 raise ValueError(f"テーブル {self.name} にはストリームが有効になっていません (StreamSpecification)")
             self.arn = table["LatestStreamArn"]
@@ -153,7 +159,7 @@ class DynamoDBStreamReader:
 
     def iterator(self, shard_id: str, position: str, timestamp: datetime | None) -> str:
         if position == "AT_TIMESTAMP":
-            raise ValueError("DynamoDB Streams の開始位置は TRIM_HORIZON か LATEST です (AT_TIMESTAMP はありません)")
+            raise ValueError(NO_AT_TIMESTAMP_ON_DYNAMODB)
         return self.client.get_shard_iterator(StreamArn=self.arn, ShardId=shard_id,
                                               ShardIteratorType=position)["ShardIterator"]
 
@@ -170,13 +176,15 @@ class DynamoDBStreamReader:
         return record["dynamodb"]["ApproximateCreationDateTime"]
 
     def batch_info(self, shard_id: str, records: list[dict]) -> tuple[str, dict]:
+        """``DDBStreamBatchInfo`` of an on-failure record (with-ddb.html "Example invocation record":
+        arrivals in whole seconds, as DynamoDB's ApproximateCreationDateTime is)."""
         first, last = records[0], records[-1]
         return "DDBStreamBatchInfo", {
             "shardId": shard_id,
             "startSequenceNumber": self.sequence_number(first),
             "endSequenceNumber": self.sequence_number(last),
-            "approximateArrivalOfFirstRecord": _iso(self.arrival(first)),
-            "approximateArrivalOfLastRecord": _iso(self.arrival(last)),
+            "approximateArrivalOfFirstRecord": _iso(self.arrival(first), milliseconds=False),
+            "approximateArrivalOfLastRecord": _iso(self.arrival(last), milliseconds=False),
             "batchSize": len(records),
             "streamArn": self.arn,
         }
@@ -328,10 +336,11 @@ class ShardPoller:
         shard.attempts, shard.last = 0, None
 
 
-def _iso(moment: datetime | int | float) -> str:
+def _iso(moment: datetime | int | float, milliseconds: bool = True) -> str:
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    precision = "milliseconds" if milliseconds else "seconds"
+    return moment.astimezone(timezone.utc).isoformat(timespec=precision).replace("+00:00", "Z")
 
 
 def failure_destination(target: str):

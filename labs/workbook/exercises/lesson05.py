@@ -243,7 +243,7 @@ def _(candidate):
     provision.recreate_table(CHECK_ORDERS_TABLE, "order_id", stream="NEW_AND_OLD_IMAGES")
     _forget_check_customers()
     runtime = LocalRuntime()
-    runtime.on_stream(CHECK_ORDERS_TABLE, candidate, function_name="project_order", max_retry_attempts=0)
+    runtime.on_stream(CHECK_ORDERS_TABLE, candidate, function_name="project_order", maximum_retry_attempts=0)
     try:
         for what, writes, wanted in CQRS_STEPS:
             for write in writes:
