@@ -8,7 +8,9 @@ from labs.course import redrive as redrive_module
 from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import dlq
+from labs.course.limits import SQS_MAX_RECEIVE_COUNT, SQS_MAX_VISIBILITY_TIMEOUT
 from labs.workbook.checks import exercise, expect, uses
+from labs.workbook.lessons import lesson03
 
 # --- 03.create_queue_with_dlq ----------------------------------------------------------------
 
@@ -43,15 +45,6 @@ def _no_policy(name, dlq_name, max_receive_count=3):
     return sqs.create_queue(QueueName=name)["QueueUrl"]
 
 
-def _delete_queues(*names: str) -> None:
-    sqs = sandbox.client("sqs")
-    for name in names:
-        try:
-            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        except sqs.exceptions.QueueDoesNotExist:
-            pass
-
-
 @exercise("03.create_queue_with_dlq", "RedrivePolicy: maxReceiveCount 回受信しても処理できないメッセージを DLQ へ",
           reference=create_queue_with_dlq, wrong=(_once, _policy_with_url, _no_policy, _hard_coded_three),
           hints=("先に DLQ を作り、その ARN を調べてから、元のキューを RedrivePolicy 属性つきで作ります。"
@@ -61,7 +54,7 @@ def _delete_queues(*names: str) -> None:
                  "\"maxReceiveCount\": max_receive_count})})"))
 def _(candidate):
     sqs, name, dlq_name, count = sandbox.client("sqs"), "check-03-orders", "check-03-orders-dlq", 5
-    _delete_queues(name, dlq_name)  # each check starts from nothing
+    lesson03.delete_queues(name, dlq_name)  # each check starts from nothing
     uses("引数", f"create_queue_with_dlq({name!r}, {dlq_name!r}, {count})")
     try:
         try:
@@ -90,7 +83,7 @@ def _(candidate):
         moved = sqs.receive_message(QueueUrl=dlq_url).get("Messages", [])
         expect([m["Body"] for m in moved] == ["poison"], f"{count} 回受信されたメッセージが DLQ に移りませんでした")
     finally:
-        _delete_queues(name, dlq_name)
+        lesson03.delete_queues(name, dlq_name)
 
 
 # --- 03.dlq_handler --------------------------------------------------------------------------
@@ -222,7 +215,7 @@ def _first_batch_only(dlq_url, source_url):
                  "と delete_message を呼び、移した件数を数えて返します。"))
 def _(candidate):
     sqs, source_name, dlq_name = sandbox.client("sqs"), "check-03-redrive-src", "check-03-redrive-dlq"
-    _delete_queues(source_name, dlq_name)
+    lesson03.delete_queues(source_name, dlq_name)
     source_url, dlq_url = sqs.create_queue(QueueName=source_name)["QueueUrl"], sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
     try:
         sent = {}
@@ -242,7 +235,7 @@ def _(candidate):
                 sqs.delete_message(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"])
         left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     finally:
-        _delete_queues(source_name, dlq_name)
+        lesson03.delete_queues(source_name, dlq_name)
     expect(sorted(m["Body"] for m in got) == sorted(sent) if len(got) <= len(sent) else False,
            f"元のキューには 12 通が 1 通ずつ戻るはずが {len(got)} 通ありました (2 回実行しても重複しないように、送ったら DLQ から削除します)")
     expect(first != 10 or second == 0,
@@ -253,3 +246,122 @@ def _(candidate):
     expect(all(m.get("MessageAttributes", {}).get("priority", {}).get("StringValue") == sent[m["Body"]] for m in got),
            "メッセージ属性 (priority) が失われました: MessageAttributeNames=['All'] で受け取り、そのまま送ります")
     expect((first, second) == (12, 0), f"移動した件数を返してください: 1 回目 12、2 回目 0 のはずが ({first}, {second})")
+
+
+# --- 03.event_source_queue_attributes ---------------------------------------------------------
+# AWS, "Creating and configuring an Amazon SQS event source mapping"
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html): "set the source
+# queue's visibility timeout to at least six times the configuration timeout on your function. The
+# extra time allows Lambda to retry if your function is throttled while processing a previous
+# batch." "Your function's timeout must be less than or equal to the queue's visibility timeout.
+# Lambda validates this requirement when you create or update an event source mapping" (the error
+# AWS returns: "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds").
+# Batch window: "We recommend setting your queue's visibility timeout to six times your function
+# timeout, plus the value of MaximumBatchingWindowInSeconds."
+# "Using Lambda with Amazon SQS" (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html):
+# set maxReceiveCount on the source queue's redrive policy to at least 5.
+
+SIX_TIMES = 6
+MIN_RECEIVE_COUNT = 5
+
+
+def event_source_queue_attributes(function_timeout: int, dlq_url: str, batch_window: int = 0) -> dict:
+    """Reference: the visibility timeout from the function's timeout, a RedrivePolicy with the DLQ's ARN."""
+    dlq_arn = provision.queue_arn(dlq_url)
+    return {"VisibilityTimeout": str(SIX_TIMES * function_timeout + batch_window),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MIN_RECEIVE_COUNT})}
+
+
+def _visibility_equals_timeout(function_timeout, dlq_url, batch_window=0):
+    return {**event_source_queue_attributes(function_timeout, dlq_url, batch_window),
+            "VisibilityTimeout": str(function_timeout)}
+
+
+def _hard_coded_thirty(function_timeout, dlq_url, batch_window=0):
+    return {**event_source_queue_attributes(function_timeout, dlq_url, batch_window), "VisibilityTimeout": "30"}
+
+
+def _ignores_batch_window(function_timeout, dlq_url, batch_window=0):
+    return event_source_queue_attributes(function_timeout, dlq_url)
+
+
+def _receive_once(function_timeout, dlq_url, batch_window=0):
+    return {**event_source_queue_attributes(function_timeout, dlq_url, batch_window),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": provision.queue_arn(dlq_url), "maxReceiveCount": 1})}
+
+
+def _receive_three_times(function_timeout, dlq_url, batch_window=0):
+    return {**event_source_queue_attributes(function_timeout, dlq_url, batch_window),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": provision.queue_arn(dlq_url), "maxReceiveCount": 3})}
+
+
+def _dlq_url_for_arn(function_timeout, dlq_url, batch_window=0):
+    return {**event_source_queue_attributes(function_timeout, dlq_url, batch_window),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_url, "maxReceiveCount": MIN_RECEIVE_COUNT})}
+
+
+def _numbers_not_strings(function_timeout, dlq_url, batch_window=0):
+    return {"VisibilityTimeout": SIX_TIMES * function_timeout + batch_window,
+            "RedrivePolicy": {"deadLetterTargetArn": provision.queue_arn(dlq_url), "maxReceiveCount": MIN_RECEIVE_COUNT}}
+
+
+ESM_QUEUE, ESM_DLQ = "check-03-esm-queue", "check-03-esm-dlq"
+ESM_CASES = ((120, 0), (30, 20))  # (function timeout, batch window): a value that ignores either fails one
+
+
+@exercise("03.event_source_queue_attributes",
+          "可視性タイムアウト・関数のタイムアウト・maxReceiveCount をそろえる",
+          reference=event_source_queue_attributes,
+          wrong=(_visibility_equals_timeout, _hard_coded_thirty, _ignores_batch_window, _receive_once,
+                 _receive_three_times, _dlq_url_for_arn, _numbers_not_strings),
+          hints=("可視性タイムアウトは関数のタイムアウトから計算します (6 倍に、バッチウィンドウの秒数を足します)。"
+                 "maxReceiveCount は 5 以上、DLQ は URL ではなく ARN で指定します。属性の値はどれも文字列です。",
+                 "dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=[\"QueueArn\"])[\"Attributes\"][\"QueueArn\"]; "
+                 "return {\"VisibilityTimeout\": str(6 * function_timeout + batch_window), "
+                 "\"RedrivePolicy\": json.dumps({\"deadLetterTargetArn\": dlq_arn, \"maxReceiveCount\": 5})}"))
+def _(candidate):
+    for function_timeout, batch_window in ESM_CASES:
+        dlq_url = provision.ensure_queue(ESM_DLQ)
+        uses("引数", f"event_source_queue_attributes({function_timeout}, {dlq_url!r}, batch_window={batch_window})")
+        attributes = candidate(function_timeout, dlq_url, batch_window)
+        expect(isinstance(attributes, dict) and {"VisibilityTimeout", "RedrivePolicy"} <= set(attributes),
+               f"create_queue の Attributes に渡す dict (キー VisibilityTimeout と RedrivePolicy) を返してください (返り値: {attributes!r:.80})")
+        expect(all(isinstance(value, str) for value in attributes.values()),
+               "キューの属性の値はどれも文字列です: VisibilityTimeout は str(秒数)、RedrivePolicy は json.dumps(...) にしてください")
+        expect(attributes["VisibilityTimeout"].isdigit(),
+               f"VisibilityTimeout は秒数の文字列です (例: \"180\"。設定値: {attributes['VisibilityTimeout']!r:.40})")
+        try:
+            policy = json.loads(attributes["RedrivePolicy"])
+        except json.JSONDecodeError:
+            policy = None
+        expect(isinstance(policy, dict), "RedrivePolicy は JSON の文字列です: json.dumps({\"deadLetterTargetArn\": ..., \"maxReceiveCount\": ...})")
+        target = str(policy.get("deadLetterTargetArn", ""))
+        expect(target == provision.queue_arn(dlq_url),
+               "deadLetterTargetArn には DLQ の URL ではなく ARN を使ってください (get_queue_attributes の QueueArn)"
+               if target.startswith(("http://", "https://")) else
+               f"deadLetterTargetArn は DLQ ({ESM_DLQ}) の ARN にしてください (設定値: {target!r:.80})")
+        visibility, wanted = int(attributes["VisibilityTimeout"]), SIX_TIMES * function_timeout + batch_window
+        expect(visibility <= SQS_MAX_VISIBILITY_TIMEOUT, f"SQS の可視性タイムアウトは最大 {SQS_MAX_VISIBILITY_TIMEOUT} 秒 (12 時間) です (設定値: {visibility})")
+        # The consequences, proven in the sandbox: the mapping must be made, and an order throttled once must still be processed.
+        try:
+            trial = lesson03.try_event_source_queue(ESM_QUEUE, attributes, function_timeout)
+        except sandbox.client("sqs").exceptions.ClientError as error:
+            expect(False, f"SQS がキューの作成を拒否しました: {error.response['Error'].get('Message', error)}")
+        expect(not trial.refused, f"{trial.refused} 可視性タイムアウトは関数のタイムアウト ({function_timeout} 秒) から計算してください")
+        expect(trial.in_dlq == 0 and trial.processed == 1,
+               f"スロットリングで 1 回処理できなかっただけの注文が DLQ に移りました (maxReceiveCount {policy.get('maxReceiveCount')}): "
+               f"再試行の機会がありません。maxReceiveCount は {MIN_RECEIVE_COUNT} 以上にしてください")
+        expect(visibility != function_timeout,
+               f"可視性タイムアウトが関数のタイムアウトと同じ ({visibility} 秒) です。AWS はこのマッピングを作れますが、"
+               "関数がスロットリングされると Lambda が再試行する時間が残りません。関数のタイムアウトの 6 倍以上にしてください")
+        expect(visibility >= SIX_TIMES * function_timeout,
+               f"可視性タイムアウト {visibility} 秒は、関数のタイムアウト {function_timeout} 秒の 6 倍 ({SIX_TIMES * function_timeout} 秒) "
+               "より短いです。関数のタイムアウトから計算してください")
+        expect(visibility >= wanted,
+               f"バッチウィンドウ ({batch_window} 秒) の分が足りません: 可視性タイムアウトは 6 × {function_timeout} + {batch_window} = "
+               f"{wanted} 秒以上にしてください (設定値: {visibility})")
+        count = int(policy.get("maxReceiveCount", 0))
+        expect(count <= SQS_MAX_RECEIVE_COUNT[1], f"maxReceiveCount は {SQS_MAX_RECEIVE_COUNT[1]} までです (設定値: {count})")
+        expect(count >= MIN_RECEIVE_COUNT,
+               f"maxReceiveCount {count} では足りません: Lambda のイベントソースのキューでは {MIN_RECEIVE_COUNT} 以上にします "
+               "(スロットリングなどで、処理されないまま受信回数だけ増えることがあるため)")
