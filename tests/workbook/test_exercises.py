@@ -1,4 +1,4 @@
-"""Every exercise's check accepts its reference, rejects its known-wrong answers, and
+"""Every exercise's check rejects its known-wrong answers, and
 reports an unimplemented stub as such."""
 import pytest
 
@@ -11,10 +11,8 @@ def stub(*args, **kwargs):
     raise NotImplementedError()
 
 
-@pytest.mark.parametrize("id", EXERCISES)
-def test_reference_passes(id):
-    outcome = evaluate(id, load_all()[id].reference)
-    assert outcome.status == "passed", outcome.reason
+# That each reference passes its check is proven by tests/workbook/test_solutions_agree.py,
+# which runs it beside the notebook's answer and compares what both do.
 
 
 @pytest.mark.parametrize("id", EXERCISES)

@@ -103,10 +103,7 @@ def run_cells_again(path: Path) -> list[str]:
 
 # Known to tell a different story, to be fixed (strict: the test says when one is fixed, and
 # the entry must then go). Found by this test when it began comparing outputs (cells as of then).
-KNOWN = {
-    "04_schemas.ipynb": "04: the validation pipeline's table counts earlier runs (cell 28)",
-    "10_production.ipynb": "10: the redrive cell (31) replays the failed-messages rows its first run resolved: run again, it re-sends only the poison message (3 件 -> 1 件)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _case(path):
