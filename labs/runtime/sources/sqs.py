@@ -35,8 +35,8 @@ class SqsSource(QueueSource):
                  delivery=None, filter_criteria: dict | None = None, maximum_concurrency: int | None = None,
                  reserved_concurrency: int | None = None):
         # Checked before anything else, as Lambda refuses such a mapping at once.
-        self.maximum_concurrency = _maximum_concurrency(maximum_concurrency)
-        self.reserved_concurrency = _reserved_concurrency(reserved_concurrency)
+        self.maximum_concurrency = valid_maximum_concurrency(maximum_concurrency)
+        self.reserved_concurrency = valid_reserved_concurrency(reserved_concurrency)
         self.throttled = 0  # batches refused for want of reserved concurrency
         super().__init__(queue_url, handler, function_name, batch_size, timeout)
         # Compiled before anything else: Lambda refuses a mapping with a bad filter at once.
@@ -202,7 +202,7 @@ def reported_failures(response, every: set[str]) -> set[str]:
     return reported
 
 
-def _maximum_concurrency(value) -> int | None:
+def valid_maximum_concurrency(value) -> int | None:
     """ScalingConfig.MaximumConcurrency: None (not set) or 2-1000, as CreateEventSourceMapping accepts."""
     low, high = MAXIMUM_CONCURRENCY_RANGE
     if value is None:
@@ -215,7 +215,7 @@ def _maximum_concurrency(value) -> int | None:
     return value
 
 
-def _reserved_concurrency(value) -> int | None:
+def valid_reserved_concurrency(value) -> int | None:
     """The function's reserved concurrency (PutFunctionConcurrency): None (not reserved) or 0 and up."""
     if value is None:
         return None
