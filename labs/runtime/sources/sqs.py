@@ -37,7 +37,6 @@ class SqsSource(QueueSource):
         # Checked before anything else, as Lambda refuses such a mapping at once.
         self.maximum_concurrency = valid_maximum_concurrency(maximum_concurrency)
         self.reserved_concurrency = valid_reserved_concurrency(reserved_concurrency)
-        self.throttled = 0  # batches refused for want of reserved concurrency
         super().__init__(queue_url, handler, function_name, batch_size, timeout)
         # Compiled before anything else: Lambda refuses a mapping with a bad filter at once.
         self.filter_criteria = FilterCriteria(filter_criteria, "sqs") if filter_criteria is not None else None
@@ -109,9 +108,6 @@ class SqsSource(QueueSource):
     def parked(self):
         return super().parked + self.delivery.pending
 
-    def _deliver(self, messages):
-        return self._deliver_batches([messages])
-
     def _deliver_batches(self, batches: list[list[dict]]) -> int:
         """Invoke the function for the batches at once; those beyond reserved concurrency are throttled."""
         room = len(batches) if self.reserved_concurrency is None else self.reserved_concurrency
@@ -147,12 +143,12 @@ class SqsSource(QueueSource):
         ... Lambda continues to retry the message until the message's timestamp exceeds your queue's
         visibility timeout, at which point Lambda drops the message" (back to the queue).
         """
-        self.throttled += 1
         recorder.record("invoke", self.name, self.function_name, "throttled", len(messages), (
             f"スロットリング: 予約された同時実行数 {self.reserved_concurrency} を使い切っているので呼び出しません。"
             f"メッセージは可視性タイムアウト ({self.visibility_timeout} 秒) の後にキューへ戻り、受信回数が増えます"),
             [m["MessageId"] for m in messages])
         self._park([m for m in messages if not self.delivery.is_copy(m)])
+        self.delivery.settled(messages, {m["MessageId"] for m in messages}, overran=False)  # a copy counts a try
 
     def failed_ids(self, call: Invocation, messages: list[dict]) -> set[str]:
         """Which messages go back to the queue, by Lambda's rules for SQS batches."""
