@@ -80,11 +80,12 @@ class Invocation:
 
 
 class InvocationInterrupted(KeyboardInterrupt):
-    """Ctrl-C while the runtime waited for a handler; ``call`` is the abandoned invocation."""
+    """Ctrl-C while the runtime waited for a handler; ``call`` is the (first) abandoned invocation."""
 
-    def __init__(self, call: Invocation) -> None:
+    def __init__(self, call: Invocation, calls: list[Invocation] | None = None) -> None:
         super().__init__(f"{call.function_name} の呼び出しを待っている間に中断しました")
         self.call = call
+        self.calls = calls or [call]  # every call of the interrupted round (concurrent batches)
 
 
 # The invocation whose handler is running in this context (None outside handlers).
@@ -110,6 +111,46 @@ def invoke(handler: Handler, event: dict, function_name: str, timeout_seconds: f
     sends carry, see labs.runtime.recursion). ``request_id``: an async event keeps one
     request id through its retries, as on Lambda.
     """
+    return invoke_concurrently(handler, [(event, scope)], function_name, timeout_seconds, request_id=request_id)[0]
+
+
+def invoke_concurrently(handler: Handler, events: list[tuple[dict, Callable[[Invocation], None] | None]],
+                        function_name: str, timeout_seconds: float = 30, *,
+                        request_id: str | None = None) -> list[Invocation]:
+    """Run one invocation per ``(event, scope)`` at the same time, each in a thread of its own
+    (an event source mapping's concurrent batches); wait for them at most ``timeout_seconds``.
+
+    Ctrl-C abandons every call still running and raises ``InvocationInterrupted`` (its ``calls``).
+    """
+    prepared = [_prepare(handler, event, function_name, timeout_seconds, scope, request_id)
+                for event, scope in events]
+    deadline = time.monotonic() + timeout_seconds
+    started: list[threading.Thread] = []
+    try:
+        for _, worker in prepared:
+            started.append(worker)  # first: Ctrl-C may land while start() waits for the thread to begin
+            worker.start()
+        for call, _ in prepared:
+            # Short slices: a Ctrl-C that lands just before a long wait begins is still seen at once.
+            while not (done := call.finished.wait(min(_SLICE, max(0.0, deadline - time.monotonic())))):
+                if time.monotonic() >= deadline:
+                    break
+            if not done and _abandon(call, "timeout"):
+                call.timed_out = True
+                call.duration = float(timeout_seconds)
+    except KeyboardInterrupt:  # Ctrl-C in the notebook, not the handler's own exception
+        for call, worker in prepared:
+            if worker not in started:
+                _never_started(call)
+        abandoned = [call for call, _ in prepared if _abandon(call, "interrupt")]
+        if abandoned:
+            raise InvocationInterrupted(abandoned[0], [call for call, _ in prepared]) from None
+    return [call for call, _ in prepared]
+
+
+def _prepare(handler: Handler, event: dict, function_name: str, timeout_seconds: float,
+             scope: Callable[[Invocation], None] | None, request_id: str | None) -> tuple[Invocation, threading.Thread]:
+    """The invocation and the (not yet started) thread that will run it."""
     context = LambdaContext(function_name=function_name, timeout_seconds=timeout_seconds)
     if request_id:
         context.aws_request_id = request_id
@@ -137,21 +178,15 @@ def invoke(handler: Handler, event: dict, function_name: str, timeout_seconds: f
         _running.add(call)
     worker = threading.Thread(target=contextvars.Context().run, args=(run,), daemon=True,
                               name=f"lambda:{function_name}")
-    deadline = time.monotonic() + timeout_seconds
-    try:
-        worker.start()  # inside: Ctrl-C may land while start() waits for the thread to begin
-        # Short slices: a Ctrl-C that lands just before a long wait begins is still seen at once.
-        while not (done := call.finished.wait(min(_SLICE, max(0.0, deadline - time.monotonic())))):
-            if time.monotonic() >= deadline:
-                break
-    except KeyboardInterrupt:  # Ctrl-C in the notebook, not the handler's own exception
-        if _abandon(call, "interrupt"):
-            raise InvocationInterrupted(call) from None
-        return call  # it had just finished: nothing to abandon
-    if not done and _abandon(call, "timeout"):
-        call.timed_out = True
-        call.duration = float(timeout_seconds)
-    return call
+    return call, worker
+
+
+def _never_started(call: Invocation) -> None:
+    """Ctrl-C came before this call's thread began: it never runs, so nothing waits for it."""
+    with _lock:
+        _running.discard(call)
+        call.abandoned = "interrupt"
+        call.finished.set()
 
 
 def _abandon(call: Invocation, why: str) -> bool:

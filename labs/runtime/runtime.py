@@ -106,18 +106,24 @@ class LocalRuntime:
     # -- wiring ----------------------------------------------------------------------------
     def on_queue(self, queue_url: str, handler: Handler, *, function_name: str | None = None,
                  batch_size: int = 10, report_batch_item_failures: bool = True, timeout: int = 30,
-                 filter_criteria: dict | None = None) -> SqsSource:
+                 filter_criteria: dict | None = None, maximum_concurrency: int | None = None,
+                 reserved_concurrency: int | None = None) -> SqsSource:
         """An SQS event source mapping from ``queue_url`` to ``handler``.
 
         ``report_batch_item_failures`` defaults to True here, because every lesson wants it; on
         AWS it is off unless you list ``ReportBatchItemFailures`` in ``FunctionResponseTypes``.
         ``filter_criteria`` (``{"Filters": [{"Pattern": ...}]}``): a message no filter matches is
         deleted without invoking the function, as on AWS.
+        ``maximum_concurrency`` (``ScalingConfig.MaximumConcurrency``, 2-1000): each poll hands over up
+        to that many batches at once; without it, one (AWS would scale from 5 to 1,000 batches).
+        ``reserved_concurrency``: the function's reserved concurrency; batches beyond it are throttled
+        and return to the queue after the visibility timeout, their receive count grown.
         """
         name = function_name or handler.__name__
         _check_timeout(timeout)
         source = SqsSource(queue_url, handler, name, batch_size, report_batch_item_failures, timeout,
-                           delivery=self.delivery, filter_criteria=filter_criteria)
+                           delivery=self.delivery, filter_criteria=filter_criteria,
+                           maximum_concurrency=maximum_concurrency, reserved_concurrency=reserved_concurrency)
         return self._add(source)
 
     def on_rule(self, bus: str, rule: str, handler: Handler, *, function_name: str | None = None,

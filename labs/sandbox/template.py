@@ -512,9 +512,11 @@ def _wire_sqs(runtime, w: Wiring, handler, timeout: int, notes: list[str]) -> No
         else:
             notes.append(f"{w.function}: FilterCriteria はまだランタイムが未対応のため、フィルターなしで配線しました "
                          f"(本番では一致しないメッセージは関数に渡らず削除されます)")
-    for key in ("MaximumBatchingWindowInSeconds", "ScalingConfig"):
-        if key in s:
-            notes.append(f"{w.function}: {key} はランタイムでは使いません")
+    maximum_concurrency = (s.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    if maximum_concurrency is not None:
+        kwargs["maximum_concurrency"] = int(maximum_concurrency)
+    if "MaximumBatchingWindowInSeconds" in s:
+        notes.append(f"{w.function}: MaximumBatchingWindowInSeconds はランタイムでは使いません")
     runtime.on_queue(w.source, handler, **kwargs)
 
 

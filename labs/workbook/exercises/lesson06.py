@@ -13,7 +13,7 @@ from labs.sandbox import provision
 from labs.course.consumers import idempotent
 from labs.course.consumers.batch import partial_batch_response
 from labs.runtime import LambdaContext
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import exercise, expect, uses
 
 # --- 06.idempotent_handler ---------------------------------------------------------------------
 
@@ -105,8 +105,16 @@ def _failures(result) -> list:
 
 @exercise("06.idempotent_handler", "冪等なコンシューマー (条件付き書き込み)",
           reference=_reference_idempotent_handler,
-          wrong=(_naive, _keyed_on_message_id, _swallows_errors, _duplicates_as_failures, _records_but_never_applies))
+          wrong=(_naive, _keyed_on_message_id, _swallows_errors, _duplicates_as_failures, _records_but_never_applies),
+          hints=("同じイベントが 2 回届いても、効果は 1 回だけにします。「処理済み」の印を何をキーにして残すかを考えます。"
+                 "キーは送信側の再送でも変わらないもの (messageId は変わります) を選びます。",
+                 "dynamodb.put_item(TableName=idempotent.PROCESSED_TABLE, ..., ConditionExpression=\"attribute_not_exists(event_id)\") "
+                 "が ConditionalCheckFailedException なら処理済み (成功扱い)。書けたら idempotent.award_points(order)。"
+                 "例外はレコードごとに捕まえて batchItemFailures に入れます。"))
 def _(candidate):
+    uses("バッチ 1", "ORD-1 (1,200 円) のイベントが messageId m1 で 2 回、ORD-2 (500 円) が m2 で 1 回")
+    uses("バッチ 2", "ORD-1 の送信側の再送 (messageId は m9、event_id は同じ)")
+    uses("バッチ 3", "壊れた本文 'not json' (messageId bad) と、正しい新しいイベント (m3)")
     for name, key in idempotent.TABLES.items():
         provision.ensure_table(name, key)
     run = uuid.uuid4().hex[:8]  # fresh ids: the check can run any number of times
@@ -191,8 +199,12 @@ def _normalised(service) -> str | None:
 
 
 @exercise("06.choose_services", "要件に合うサービスを選ぶ", reference=_reference_choose_services,
-          wrong=(_everything_sqs, _fifo_and_kinesis_swapped, _missing_one, _a_list))
+          wrong=(_everything_sqs, _fifo_and_kinesis_swapped, _missing_one, _a_list),
+          hints=("要件ごとに、「中身で振り分ける」「全員に配る」「溜めて再試行」「順序」「読み直し」のどれが決め手かを探します。",
+                 "振り分け・スケジュール → EventBridge、ファンアウト → SNS、溜めて再試行・DLQ → SQS、"
+                 "グループごとの順序と重複排除 → SQS FIFO、読み直し・複数の読み手 → Kinesis (8 節の判断表)。"))
 def _(candidate):
+    uses("要件の名前", ", ".join(REQUIREMENTS))
     answer = candidate()
     expect(isinstance(answer, dict), f"要件の名前 → サービス名 の dict を返してください (返り値: {answer!r:.80})")
     missing = [key for key in REQUIREMENTS if key not in answer]
@@ -226,9 +238,12 @@ def _integer_key(event: dict):
 
 
 @exercise("06.partition_key", "Kinesis のパーティションキー", reference=_reference_partition_key,
-          wrong=(_one_key_for_everything, _event_id_as_key, _random_key, _integer_key))
+          wrong=(_one_key_for_everything, _event_id_as_key, _random_key, _integer_key),
+          hints=("同じ注文のイベントは同じシャードに入れたい。一方で、すべてを同じキーにするとシャードが 1 つに偏ります。",
+                 "同じ注文なら同じで、注文ごとに違う値 (event[\"order_id\"]) を文字列のまま返します。"))
 def _(candidate):
     steps = ("OrderCreated", "OrderShipped", "OrderCancelled")
+    uses("イベント", "ORD-1〜ORD-8 それぞれの OrderCreated / OrderShipped / OrderCancelled (24 件)")
     events = [{"event_id": f"E-{o}-{i}", "order_id": f"ORD-{o}", "customer_id": f"CUST-{o % 3}",
                "event_type": step, "amount": 1000 * o} for i, step in enumerate(steps) for o in range(1, 9)]
     keys = {}

@@ -10,8 +10,10 @@ from labs import sandbox
 from labs.runtime.schedule_expressions import ScheduleExpressionError
 from labs.runtime.sources.eventbridge_scheduler import occurrences
 from labs.runtime.sources.filter_criteria import FilterCriteria, FilterCriteriaError
+from labs.observe.queues import drain_bodies
+from labs.runtime import LocalRuntime
 from labs.sandbox import provision
-from labs.workbook.checks import expect, exercise
+from labs.workbook.checks import expect, exercise, uses
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/scheduler-role"  # any role: the sandbox checks no permissions
 JST = ZoneInfo("Asia/Tokyo")
@@ -64,11 +66,17 @@ def _no_dlq(name, queue_arn, dlq_arn):
 
 
 @exercise("08.nightly_schedule", "EventBridge Scheduler: 毎日 03:00 (日本時間)、再試行 3 回・1 時間まで、その後 DLQ",
-          reference=create_nightly_schedule, wrong=(_utc_cron, _default_retries, _no_dlq))
+          reference=create_nightly_schedule, wrong=(_utc_cron, _default_retries, _no_dlq),
+          hints=("日本時間の 03:00 は、cron を UTC に直さなくても、スケジュールにタイムゾーンを付ければそのまま書けます。"
+                 "再試行と DLQ はスケジュールではなくターゲットの設定です。",
+                 "scheduler.create_schedule の ScheduleExpression (cron は 6 フィールド)、ScheduleExpressionTimezone、"
+                 "FlexibleTimeWindow、Target の RetryPolicy (MaximumRetryAttempts, MaximumEventAgeInSeconds) と "
+                 "DeadLetterConfig (Arn) を使い、返り値の ScheduleArn を返します。"))
 def _(candidate):
     scheduler, name = sandbox.client("scheduler"), "check-08-nightly"
     queue_arn = provision.queue_arn(provision.ensure_queue("check-08-jobs"))
     dlq_arn = provision.queue_arn(provision.ensure_queue("check-08-jobs-dlq"))
+    uses("引数", f"create_nightly_schedule({name!r}, キュー check-08-jobs の ARN, キュー check-08-jobs-dlq の ARN)")
     try:
         scheduler.delete_schedule(Name=name)
     except scheduler.exceptions.ResourceNotFoundException:
@@ -147,8 +155,13 @@ _SAMPLES = (  # (body, should the function be invoked?)
 
 
 @exercise("08.high_value_filter", "フィルター条件: 10,000 円以上の OrderCreated だけで関数を呼ぶ",
-          reference=high_value_filter, wrong=(_without_body, _numeric_not_in_array, _strictly_greater, _two_filters))
+          reference=high_value_filter, wrong=(_without_body, _numeric_not_in_array, _strictly_greater, _two_filters),
+          hints=("SQS のマッピングのフィルターは、メッセージの本文 (JSON) を body キーの下で見ます。"
+                 "1 つのパターンの中の条件は AND、Filters に並べたパターン同士は OR です。",
+                 "{\"Filters\": [{\"Pattern\": json.dumps({\"body\": {...}})}]} の形で、"
+                 "数値の比較は [{\"numeric\": [\">=\", 10000]}] のように配列に入れます。"))
 def _(candidate):
+    uses("試した本文", " / ".join(f"{b['event_type']} {b['order'].get('amount', '(金額なし)')}" for b, _ in _SAMPLES))
     criteria = candidate()
     try:
         compiled = FilterCriteria(criteria, "sqs")
@@ -208,9 +221,14 @@ def _raise(event, apply):
 
 
 @exercise("08.fifo_batch", "FIFO と部分バッチレスポンス: 最初の失敗で止め、それ以降をすべて報告する",
-          reference=handle_fifo_batch, wrong=(_report_failed_only, _report_the_rest_but_keep_going, _raise))
+          reference=handle_fifo_batch, wrong=(_report_failed_only, _report_the_rest_but_keep_going, _raise),
+          hints=("FIFO では、失敗したメッセージより後ろを先に処理すると順序が壊れます。失敗したところで止めます。",
+                 "enumerate(event[\"Records\"]) で回し、apply が例外を投げたら、そのレコードから最後までの messageId を "
+                 "{\"batchItemFailures\": [{\"itemIdentifier\": ...}, ...]} にして return します。"))
 def _(candidate):
     steps = ["created", "paid", "packed", "shipped"]
+    uses("バッチ", "ORD-8 の created, paid, packed, shipped (messageId m-0〜m-3、同じ MessageGroupId)。"
+         "apply は paid で ConnectionError を投げる")
     event = {"Records": [{"messageId": f"m-{n}", "body": json.dumps({"order_id": "ORD-8", "step": step}),
                           "attributes": {"MessageGroupId": "ORD-8"}} for n, step in enumerate(steps)]}
     applied = []
@@ -236,3 +254,120 @@ def _(candidate):
     result = candidate(calm, apply)
     expect((result or {}).get("batchItemFailures") == [] and applied == ["created", "packed", "shipped"],
            f"失敗がなければ全件を処理し、batchItemFailures は空にします (結果: {result}, 処理: {applied})")
+
+
+# --- 08.read_failure ------------------------------------------------------------------------------
+# An asynchronous invocation that fails every try goes to the function's on-failure destination as an
+# invocation record, and to its dead-letter queue as the bare event with RequestID / ErrorCode /
+# ErrorMessage attributes (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+
+
+class RefundRejected(Exception):
+    """The check's refund function fails with this."""
+
+
+def read_failure(record: dict) -> dict:
+    """Reference: the original event and the error, from an on-failure destination's invocation record."""
+    context = record["requestContext"]
+    if context["condition"] == "Success":
+        raise ValueError("condition が Success の記録は成功の記録 (on_success の送信先に届くもの) です")
+    error = record["responsePayload"]
+    return {"event": record["requestPayload"], "error_type": error["errorType"],
+            "error_message": error["errorMessage"], "attempts": context["approximateInvokeCount"]}
+
+
+def _as_dead_letter(record: dict) -> dict:
+    """Reads the record as a DLQ message: the body is taken for the event, the error for an attribute."""
+    if record.get("requestContext", {}).get("condition") == "Success":
+        raise ValueError("成功の記録")
+    attributes = record.get("MessageAttributes", {})
+    return {"event": record, "error_type": attributes.get("ErrorCode"), "error_message": attributes.get("ErrorMessage"),
+            "attempts": None}
+
+
+def _response_payload_as_event(record: dict) -> dict:
+    answer = read_failure(record)
+    return {**answer, "event": record["responsePayload"]}
+
+
+def _condition_as_error(record: dict) -> dict:
+    """condition says why Lambda gave up (RetriesExhausted), not what the function raised."""
+    answer = read_failure(record)
+    return {**answer, "error_type": record["requestContext"]["condition"]}
+
+
+def _success_read_as_failure(record: dict) -> dict:
+    """An on_success record read as a failure: the function's return value taken for an error."""
+    payload = record["responsePayload"] or {}
+    return {"event": record["requestPayload"], "error_type": payload.get("errorType"),
+            "error_message": payload.get("errorMessage"), "attempts": record["requestContext"]["approximateInvokeCount"]}
+
+
+_REFUND_BUS, _REFUND_RULE = "check-08-bus", "check-08-refunds"
+
+
+def _refund(event, context):
+    order = event["detail"]
+    if order["amount"] > 50000:
+        raise RefundRejected(f"{order['orderId']}: 返金の上限 50,000 円を超えています")
+    return {"refunded": order["orderId"]}
+
+
+def _refund_records() -> tuple[dict, dict]:
+    """(on-failure record, on-success record) of a real run: ORD-82 fails, ORD-81 succeeds."""
+    provision.ensure_bus(_REFUND_BUS)
+    provision.ensure_rule(_REFUND_BUS, _REFUND_RULE, event_pattern={"source": ["check.refunds"]})
+    failed, succeeded = provision.ensure_queue("check-08-refund-failed"), provision.ensure_queue("check-08-refund-ok")
+    for url in (failed, succeeded):  # records of an earlier run (a purge could not be repeated within 60 s)
+        drain_bodies(url)
+    runtime = LocalRuntime()
+    runtime.on_rule(_REFUND_BUS, _REFUND_RULE, _refund, function_name="check-08-refund",
+                    on_failure=failed, on_success=succeeded, maximum_retry_attempts=1)
+    sandbox.client("events").put_events(Entries=[
+        {"EventBusName": _REFUND_BUS, "Source": "check.refunds", "DetailType": "RefundRequested",
+         "Detail": json.dumps({"orderId": order_id, "amount": amount})}
+        for order_id, amount in (("ORD-81", 3000), ("ORD-82", 80000))])
+    runtime.run_until_quiet()
+    bodies = [drain_bodies(url) for url in (failed, succeeded)]
+    expect(all(len(found) == 1 for found in bodies), f"チェックの準備に失敗しました (記録: {bodies})")
+    return bodies[0][0], bodies[1][0]
+
+
+@exercise("08.read_failure", "失敗時の送信先: 呼び出し記録から元のイベントとエラーを取り出す", reference=read_failure,
+          wrong=(_as_dead_letter, _response_payload_as_event, _condition_as_error, _success_read_as_failure),
+          hints=("失敗時の送信先に届く本文は、イベントそのものではなく「呼び出し記録」です。"
+                 "どのキーに元のイベントが、どのキーに関数のエラーが入っているかを、上で表示した記録で確かめます。",
+                 "元のイベントは record[\"requestPayload\"]、エラーは record[\"responsePayload\"] の errorType と errorMessage、"
+                 "試した回数は record[\"requestContext\"][\"approximateInvokeCount\"]。condition が \"Success\" なら ValueError です。"))
+def _(candidate):
+    failure, success = _refund_records()
+    uses("失敗の記録", f"ORD-82 (80,000 円) の返金が {RefundRejected.__name__} で 2 回失敗 "
+         f"(maximum_retry_attempts=1) した後、on_failure のキューに届いた記録 (キー: {', '.join(failure)})")
+    answer = candidate(failure)
+    expect(isinstance(answer, dict), f"dict を返してください (返り値: {answer!r:.80})")
+    event = answer.get("event")
+    expect(event is not failure and event != failure,
+           "記録そのものを元のイベントとして返しています。関数の DLQ にはイベントがそのまま届きますが、"
+           "失敗時の送信先に届くのは呼び出し記録で、元のイベントは requestPayload にあります")
+    expect(event != failure["responsePayload"],
+           "responsePayload を元のイベントとして返しています。responsePayload は関数の結果 (失敗ならエラー、成功なら返り値) で、"
+           "元のイベントは requestPayload です")
+    expect(isinstance(event, dict) and event.get("detail") == {"orderId": "ORD-82", "amount": 80000},
+           f"event には Lambda に渡った EventBridge のイベント (detail は ORD-82) を入れます (event: {event!r:.100})")
+    expect(answer.get("error_type") != failure["requestContext"]["condition"],
+           "error_type が RetriesExhausted になっています。condition は Lambda があきらめた理由で、"
+           "関数が投げた例外の型は responsePayload の errorType にあります")
+    expect(answer.get("error_type") == "RefundRejected",
+           f"error_type は関数が投げた例外の型 RefundRejected です (返り値: {answer.get('error_type')!r})。"
+           "ErrorCode / ErrorMessage のメッセージ属性は関数の DLQ に届くもので、失敗時の送信先の記録にはありません")
+    expect(answer.get("error_message") == "ORD-82: 返金の上限 50,000 円を超えています",
+           f"error_message は例外のメッセージです (返り値: {answer.get('error_message')!r:.80})")
+    expect(answer.get("attempts") == 2, f"attempts は試した回数 2 です (返り値: {answer.get('attempts')!r})")
+    uses("成功の記録", "ORD-81 (3,000 円) の返金が成功し、on_success のキューに届いた記録 (condition: Success)")
+    try:
+        wrong = candidate(success)
+    except ValueError:
+        return
+    expect(False, f"condition が Success の記録を失敗として読みました (返り値: {wrong!r:.80})。"
+           "これは on_success の送信先に届く成功の記録です。on_failure と on_success を取り違えていないか確かめ、"
+           "失敗の記録でなければ ValueError にしてください")

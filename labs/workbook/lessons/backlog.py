@@ -2,8 +2,8 @@
 
 The experiment runs on a *simulated* clock, one tick per second: each tick the producer sends
 its messages to a real (sandbox) SQS queue, the consumer (a Lambda function behind the local
-runtime's event source mapping) takes as many batches as its concurrency and per-batch time
-allow in one second, and then the queue is sampled:
+runtime's event source mapping, whose ``maximum_concurrency`` batches run at once) takes as many
+rounds of batches as its per-batch time allows in one second, and then the queue is sampled:
 
 * ``ApproximateNumberOfMessages`` (CloudWatch calls it ``ApproximateNumberOfMessagesVisible``):
   asked of SQS with ``GetQueueAttributes``, as a dashboard would;
@@ -26,27 +26,34 @@ from dataclasses import dataclass, field
 from labs import sandbox
 from labs.observe import Table, table
 from labs.runtime import LocalRuntime
+from labs.runtime.sources.sqs import valid_maximum_concurrency
 from labs.sandbox import provision
 
 # CloudWatch publishes SQS metrics once a minute; an alarm looks at one value per period.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/monitoring-using-cloudwatch.html
 METRIC_PERIOD_SECONDS = 60
 
+# How Lambda scales an SQS mapping without MaximumConcurrency: five batches at once, then "up to
+# 300 more instances per minute" while messages remain, at most 1,000 batches per mapping.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+STARTING_BATCHES, ADDED_PER_MINUTE, MAPPING_MAXIMUM = 5, 300, 1000
+
 
 @dataclass(frozen=True)
 class Consumer:
-    """A Lambda consumer: how many messages per batch, how many batches at once, how long a batch takes."""
+    """A Lambda consumer: how many messages per batch, how many batches at once (the mapping's
+    ``MaximumConcurrency``, 2-1000; ``None``: not set, Lambda scales on its own), how long a batch takes."""
 
     batch_size: int = 10
-    concurrency: int = 2
+    concurrency: int | None = 2
     seconds_per_invocation: float = 0.15  # start-up, connections: paid once per batch
     seconds_per_message: float = 0.01
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 10:
             raise ValueError(f"batch_size は 1〜10 にしてください (指定値: {self.batch_size})")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency は 1 以上にしてください (指定値: {self.concurrency})")
+        if self.concurrency is not None:
+            valid_maximum_concurrency(self.concurrency)
 
     @property
     def batch_seconds(self) -> float:
@@ -54,12 +61,13 @@ class Consumer:
 
     @property
     def throughput(self) -> float:
-        """Messages per second when the queue never runs dry."""
-        return self.concurrency * self.batch_size / self.batch_seconds
+        """Messages per second when the queue never runs dry (at Lambda's 1,000 batches, uncapped)."""
+        return (self.concurrency or MAPPING_MAXIMUM) * self.batch_size / self.batch_seconds
 
     @property
     def label(self) -> str:
-        return f"バッチ {self.batch_size} 件 × 同時実行 {self.concurrency} ({self.throughput:.0f} 件/秒)"
+        at_once = self.concurrency or f"最大 {MAPPING_MAXIMUM:,}"
+        return f"バッチ {self.batch_size} 件 × 同時実行 {at_once} ({self.throughput:,.0f} 件/秒)"
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,10 @@ def watch_backlog(consumer: Consumer, traffic: Traffic = Traffic(), seconds: int
     ``update(n)``), advanced by each message sent and each message handled (``2 * messages`` in all).
     The queue is made for this run and deleted after it (a purge could not be repeated within 60 s).
     """
+    for one in (consumer, scale_up[1] if scale_up else consumer):
+        if one.concurrency is None:
+            raise ValueError("watch_backlog の Consumer には concurrency (MaximumConcurrency, 2〜1000) を指定してください "
+                             "(このランタイムは上限なしの自動スケーリングを再現しません)")
     sqs = sandbox.client("sqs")
     url = provision.ensure_queue(f"l06-backlog-{uuid.uuid4().hex[:8]}", visibility_timeout=30)
     try:
@@ -140,15 +152,16 @@ def _run(sqs, url: str, consumer: Consumer, traffic: Traffic, seconds: int, scal
     for second in range(seconds):
         if second == 0 or (scale_up and second == scale_up[0]):
             consumer = consumer if second == 0 else scale_up[1]
-            runtime.on_queue(url, handler, function_name="backlog-consumer", batch_size=consumer.batch_size)
-            batches_per_second = consumer.concurrency / consumer.batch_seconds
+            runtime.on_queue(url, handler, function_name="backlog-consumer", batch_size=consumer.batch_size,
+                             maximum_concurrency=consumer.concurrency)
+            rounds_per_second = 1 / consumer.batch_seconds
         _send(sqs, url, sent_at, second, traffic.sent_at(second))
         if progress is not None:
             progress.update(traffic.sent_at(second))
-        credit += batches_per_second
-        while credit >= 1 and runtime.deliver_due():  # one batch per poll, while this second lasts
+        credit += rounds_per_second
+        while credit >= 1 and runtime.deliver_due():  # one poll: up to `concurrency` batches at once
             credit -= 1
-        credit = min(credit, math.ceil(batches_per_second))  # an idle consumer does not bank time
+        credit = min(credit, math.ceil(rounds_per_second))  # an idle consumer does not bank time
         while oldest < len(sent_at) and oldest in done:
             oldest += 1
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
@@ -213,12 +226,36 @@ class Alarm:
 
 
 def scaling_table(consumers: list[Consumer], backlog: int = 10_000, inflow: float = 5) -> Table:
-    """For each consumer: throughput, and how long a ``backlog`` takes to drain while ``inflow`` keeps coming."""
+    """For each consumer: throughput, how long a ``backlog`` takes to drain while ``inflow`` keeps
+    coming, and how many batches run at once (each holds, say, one database connection)."""
     rows = []
     for consumer in consumers:
-        net = consumer.throughput - inflow
-        rows.append({"バッチサイズ": consumer.batch_size, "同時実行数": consumer.concurrency,
+        seconds, peak = drain(consumer, backlog, inflow)
+        cap = consumer.concurrency
+        rows.append({"バッチサイズ": consumer.batch_size,
+                     "最大同時実行数": f"{cap}" if cap else "設定なし (Lambda が増やす)",
                      "1 バッチの処理時間 (秒)": f"{consumer.batch_seconds:.2f}",
-                     "処理能力 (件/秒)": f"{consumer.throughput:.0f}",
-                     f"{backlog:,} 件を消化する時間": f"{backlog / net:.0f} 秒" if net > 0 else "追いつかない"})
+                     "処理能力 (件/秒)": f"{consumer.throughput:,.0f}" if cap else f"最大 {consumer.throughput:,.0f}",
+                     f"{backlog:,} 件を消化する時間": f"{seconds:,.0f} 秒" if seconds is not None else "追いつかない",
+                     "同時に動く呼び出し (DB 接続)": f"最大 {peak:,}"})
     return table(rows)
+
+
+def drain(consumer: Consumer, backlog: int, inflow: float, limit_seconds: int = 24 * 3600) -> tuple[float | None, int]:
+    """(seconds to drain ``backlog`` while ``inflow`` arrives or None if never, the most batches at once).
+
+    A capped consumer runs ``concurrency`` batches from the start. An uncapped one follows Lambda's
+    scaling at its fastest: 5 batches, then 300 more a minute (5 a second), to 1,000.
+    """
+    if consumer.concurrency is not None:
+        net = consumer.throughput - inflow
+        return (backlog / net if net > 0 else None), consumer.concurrency
+    left, batches, second = float(backlog), STARTING_BATCHES, 0
+    while second < limit_seconds:
+        rate = batches * consumer.batch_size / consumer.batch_seconds
+        if rate - inflow >= left:
+            return second + left / (rate - inflow), batches
+        left += inflow - rate
+        second += 1
+        batches = min(MAPPING_MAXIMUM, batches + ADDED_PER_MINUTE // 60)
+    return None, batches
