@@ -47,9 +47,14 @@ def keep_and_alert(record: dict) -> None:
                               message_attributes=record.get("messageAttributes", {}))
     if not row.get("alerted"):
         send_alert(message_id, record["body"], receive_count)
-        _table().update_item(Key={"message_id": message_id}, UpdateExpression="SET alerted = :t",
-                             ExpressionAttributeValues={":t": True})
+        mark_alerted(message_id)
     print(f"DLQ message processed: {message_id}")
+
+
+def mark_alerted(message_id: str) -> None:
+    """Note on the row that its alert went out: a second delivery of the message sends none."""
+    _table().update_item(Key={"message_id": message_id}, UpdateExpression="SET alerted = :t",
+                         ExpressionAttributeValues={":t": True})
 
 
 def send_alert(message_id: str, body: str, receive_count: int) -> dict:

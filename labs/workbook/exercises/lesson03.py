@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from datetime import datetime
 
 from labs.course import redrive as redrive_module
@@ -125,12 +127,55 @@ def _no_alert(event, context):
     return {"batchItemFailures": []}
 
 
-@exercise("03.dlq_handler", "DLQ ハンドラー: アラートを送り、failed-messages に保存する",
-          reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert),
-          hints=("レコードごとにアラートを 1 通送り、failed-messages に 1 行保存します。再送に要るもの (DLQ の ARN と属性) も残します。",
-                 "count = int(record[\"attributes\"][\"ApproximateReceiveCount\"]); dlq.send_alert(message_id, body, count); "
-                 "dlq.save_failed_message(message_id, body, count, queue_arn=record[\"eventSourceARN\"], "
-                 "message_attributes=record[\"messageAttributes\"]); 最後に {\"batchItemFailures\": []} を返します。"))
+def _alert_first(event, context):
+    """Alert, then save: when the alert fails, the message has left the DLQ and no row keeps it."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            count = int(record["attributes"]["ApproximateReceiveCount"])
+            dlq.send_alert(record["messageId"], record["body"], count)
+            dlq.save_failed_message(record["messageId"], record["body"], count, queue_arn=record["eventSourceARN"],
+                                    message_attributes=record["messageAttributes"])
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def _alert_every_delivery(event, context):
+    """Row first, but an alert on every delivery: SQS may deliver a DLQ message twice."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            count = int(record["attributes"]["ApproximateReceiveCount"])
+            dlq.save_failed_message(record["messageId"], record["body"], count, queue_arn=record["eventSourceARN"],
+                                    message_attributes=record["messageAttributes"])
+            dlq.send_alert(record["messageId"], record["body"], count)
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+@contextmanager
+def _alerts_topic_missing(alerts_arn: str):
+    """send_alert publishes to $ALERTS_TOPIC_ARN when set (as a Lambda's configuration would): point it nowhere."""
+    before = os.environ.get("ALERTS_TOPIC_ARN")
+    os.environ["ALERTS_TOPIC_ARN"] = alerts_arn.rsplit(":", 1)[0] + ":check-03-no-such-topic"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ALERTS_TOPIC_ARN", None)
+        else:
+            os.environ["ALERTS_TOPIC_ARN"] = before
+
+
+@exercise("03.dlq_handler", "DLQ ハンドラー: 先に記録を残し、アラートは 1 回だけ送る",
+          reference=dlq.lambda_handler, wrong=(_seed_handler, _string_count, _no_alert, _alert_first, _alert_every_delivery),
+          hints=("順番が大事です。アラートの送信は失敗することがあります。そのとき記録が残っているように、先に保存します。"
+                 "保存した行 (2 回目に届いたときは前の行) の alerted を見れば、アラートを送ったかどうかが分かります。",
+                 "row = save_failed_message(message_id, body, count, queue_arn=record[\"eventSourceARN\"], "
+                 "message_attributes=record[\"messageAttributes\"]); if not row[\"alerted\"]: send_alert(message_id, body, count); "
+                 "mark_alerted(message_id)。例外が出たレコードだけを batchItemFailures に入れます。"))
 def _(candidate):
     sqs = sandbox.client("sqs")
     alerts = provision.ensure_topic(dlq.ALERTS_TOPIC)
@@ -139,21 +184,37 @@ def _(candidate):
     provision.ensure_table(dlq.FAILED_MESSAGES_TABLE, "message_id")
     table = sandbox.resource("dynamodb").Table(dlq.FAILED_MESSAGES_TABLE)
     ids = ["check-03-dlq-1", "check-03-dlq-2"]
-    for message_id in ids:
-        table.delete_item(Key={"message_id": message_id})
-    while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
+    lost = "check-03-dlq-alert-down"
+
+    def forget() -> None:
+        for message_id in (*ids, lost):
+            table.delete_item(Key={"message_id": message_id})
+
+    def alerts_in_inbox() -> list[dict]:
+        seen = []
+        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+            for m in batch:
+                seen.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
+        return seen
+
+    forget()
+    alerts_in_inbox()
     long_body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": "X", "note": "あ" * 300}}, ensure_ascii=False)
     event = {"Records": [_dlq_record(ids[0], long_body, "4"), _dlq_record(ids[1], '{"order": "short"}', "5")]}
     uses("event (レコード 2 件)", event["Records"][1])
     try:
         result = candidate(event, None)
-        alerts_seen = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])]
+        alerts_seen = alerts_in_inbox()
         rows = {i: table.get_item(Key={"message_id": i}).get("Item") for i in ids}
+        again = candidate(event, None)  # SQS delivers a DLQ message twice now and then
+        alerts_again = alerts_in_inbox()
+        down = {"Records": [_dlq_record(lost, '{"order": "alert-down"}', "4")]}
+        with _alerts_topic_missing(alerts):  # the alert cannot go out: the row must be there anyway
+            when_down = candidate(down, None)
+        row_when_down = table.get_item(Key={"message_id": lost}).get("Item")
     finally:
-        for message_id in ids:
-            table.delete_item(Key={"message_id": message_id})
+        forget()
     expect(all(rows.values()), f"failed-messages に保存されていない message_id があります: {[i for i, r in rows.items() if not r]}")
     for (message_id, row), count in zip(rows.items(), (4, 5)):
         expect(row["receive_count"] == count and not isinstance(row["receive_count"], str),
@@ -170,6 +231,16 @@ def _(candidate):
            f"レコードごとに 1 通のアラートを alerts トピックに送ってください (届いたアラート: {len(alerts_seen)} 通)")
     expect(isinstance(result, dict) and result.get("batchItemFailures") == [],
            f"全件処理できたら {{'batchItemFailures': []}} を返してください (返り値: {result!r:.80})")
+    uses("2 回目の配信", "同じ event をもう一度")
+    expect(not alerts_again and isinstance(again, dict) and again.get("batchItemFailures") == [],
+           f"同じメッセージが 2 回届いても、アラートは 1 回だけにしてください (2 回目に届いたアラート: {len(alerts_again)} 通)。"
+           "保存した行の alerted を見て、送った後に mark_alerted(message_id) で印を付けます")
+    uses("アラートが送れないとき", f"alerts トピックを消してから {lost} を渡しました")
+    expect(row_when_down is not None,
+           "アラートが送れないとき、記録が残りませんでした。メッセージはもう DLQ から取り出されています: "
+           "アラートより先に save_failed_message で保存してください")
+    expect(isinstance(when_down, dict) and when_down.get("batchItemFailures") == [{"itemIdentifier": lost}],
+           f"アラートが送れなかったレコードは batchItemFailures に入れて、DLQ に残します (返り値: {when_down!r:.80})")
 
 
 # --- 03.redrive_messages ---------------------------------------------------------------------
