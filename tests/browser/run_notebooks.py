@@ -9,6 +9,8 @@ idle, runs all cells through the Run menu, and checks what a learner would see:
   learner notebooks' "⏳ 未実装" reports are printed text, not errors;
 * every mermaid diagram rendered (an SVG picture inside JupyterLab's mermaid element);
 * every plot rendered as an image, as many as the solution shows;
+* every output as wide as its cell at most: no output area that scrolls sideways, nothing in
+  it reaching past the cell's right edge (a table too wide, an unbroken line);
 * Japanese text drawn with a real font (the font Chromium used for it, and glyphs that
   differ from one another: tofu boxes all look the same);
 * JupyterLab in Japanese, as a learner gets it: the menus are clicked by their Japanese
@@ -276,6 +278,32 @@ SYMBOL_JS = """(symbol) => {
   return draw(symbol) !== draw('\\u{10FFFD}');
 }"""
 
+# Outputs wider than their cell: the output area scrolls sideways (its scrollWidth exceeds its
+# clientWidth: a column hidden behind a scrollbar), or something in it reaches past its right
+# edge (cut off). Reported per cell with the widest offender.
+OVERFLOW_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cells = [...panel.querySelectorAll('.jp-Cell')];
+  const found = [];
+  for (const output of panel.querySelectorAll('.jp-OutputArea-output')) {
+    const edge = output.getBoundingClientRect().right;
+    let over = 0, what = '';
+    for (const node of output.querySelectorAll('*')) {
+      const box = node.getBoundingClientRect();
+      if (box.width > 0 && box.right - edge > over) {
+        over = box.right - edge;
+        what = node.tagName.toLowerCase() + ': ' + (node.innerText || '').trim().slice(0, 40);
+      }
+    }
+    const scroll = output.scrollWidth - output.clientWidth;
+    if (scroll > 1 || over > 1) {
+      found.push({cell: cells.indexOf(output.closest('.jp-Cell')), scroll, over: Math.round(over),
+                  width: output.clientWidth, what});
+    }
+  }
+  return found;
+}"""
+
 JAPANESE_HEADING = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown :is(h1,h2,h3,p)"
 
 
@@ -414,6 +442,9 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
     if not any("セル" in f for f in failures):  # a traceback printed by the code itself (logging, ...)
         failures += [f"stderr にトレースバック: {t[:200]}" for t in seen["stderr"] if "Traceback" in t]
     failures += [f"フォントの警告: {t[:200]}" for t in seen["stderr"] if "missing from" in t]
+
+    failures += [f"セル {o['cell']}: 出力がセルの幅 {o['width']}px を超えています"
+                 f" (横スクロール {o['scroll']}px, はみ出し {o['over']}px: {o['what']})" for o in page.evaluate(OVERFLOW_JS)]
 
     diagrams = seen["mermaid"]
     if len(diagrams) != expected.mermaid:
