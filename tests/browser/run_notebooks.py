@@ -17,7 +17,7 @@ idle, runs all cells through the Run menu, and checks what a learner would see:
   names, and every menu or menu item the prose names (「...」) is in the menu bar or the
   Kernel or Run menu;
 * a verdict badge per check cell, reading its word (合格 / 未実装), and no symbol (✅ ❌ ⏳)
-  that this browser can only draw as an empty box;
+  that this browser can only draw as an empty box; every id in a verdict on one line;
 
 and, after the notebooks, grades a class of two with ``python -m labs.workbook grade`` and opens
 the gradebook's HTML report (table, badges, chart) as an instructor would.
@@ -248,7 +248,11 @@ INSPECT_JS = """async () => {
             colour: badge ? getComputedStyle(badge).backgroundColor : '', width: box.width, height: box.height};
   });
   const emoji = outputs.map(text).filter(t => /[\u2705\u274c\u23f3]/.test(t)).map(t => t.slice(0, 80));
-  return {mermaid, images, unrendered, figuresAsText, stderr, notYet, verdicts, emoji};
+  // an id in a verdict (ORD-001, a message id) drawn on one line, not broken after a "-"
+  const brokenIds = [...panel.querySelectorAll('.labs-verdict .labs-id')].filter(s => s.getClientRects().length > 1)
+    .map(s => s.textContent);
+  const ids = panel.querySelectorAll('.labs-verdict .labs-id').length;
+  return {mermaid, images, unrendered, figuresAsText, stderr, notYet, verdicts, emoji, brokenIds, ids};
 }"""
 
 # Tofu (no font has the glyph) draws the same box for every character: draw three different
@@ -474,10 +478,12 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
             failures.append(f"判定が {verdict['word']} です (期待: {words[expected.verdict]})")
     if verdicts and len({v["colour"] for v in verdicts if v["status"] == verdicts[0]["status"]}) != 1:
         failures.append("同じ判定のバッジの色が揃っていません")
+    failures += [f"判定の中の id が行をまたいで折り返されています: {text}" for text in seen["brokenIds"]]
     for symbol in sorted({ch for t in seen["emoji"] for ch in t if ch in "\u2705\u274c\u23f3"}):
         if not page.evaluate(SYMBOL_JS, symbol):
             failures.append(f"記号 {symbol} (U+{ord(symbol):04X}) がこのブラウザでは空の四角になります: {seen['emoji'][0]!r}")
-    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 判定バッジ {len(verdicts)}, 未実装の報告 {seen['notYet']}")
+    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 判定バッジ {len(verdicts)} (中の id {seen['ids']}),"
+                        f" 未実装の報告 {seen['notYet']}")
     other = [t for t in seen["stderr"] if "Traceback" not in t and "missing from" not in t and "it/s" not in t
              and "%|" not in t]
     result.notes += [f"stderr: {t[:120]!r}" for t in other[:3]]
