@@ -57,8 +57,8 @@ def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", a
     own = ax is None
     if own:
         _, ax = plt.subplots(figsize=(max(4, 0.8 * len(labels) + 2), 3.2))
-    bars = ax.bar([str(x) for x in labels], values, color="tab:blue")
-    ax.bar_label(bars, padding=2)
+    drawn = ax.bar([str(x) for x in labels], values, color="tab:blue")
+    ax.bar_label(drawn, padding=2)
     ax.margins(y=0.15)  # headroom: the value above the tallest bar stays inside the frame
     ax.set_title(title)
     ax.set_xlabel(xlabel)
