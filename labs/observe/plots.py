@@ -27,9 +27,10 @@ def timeline(records, title: str = "メッセージの流れ", ax=None):
         ax.scatter(r.t, lanes.index(lane), marker=KINDS.get(r.kind, ("o",))[0],
                    color=OUTCOMES.get(r.outcome, ("tab:blue",))[0], s=60, zorder=3)
     ax.set_yticks(range(len(lanes)), lanes)
-    ax.invert_yaxis()
-    end = max((r.t for r in records), default=1.0)
-    ax.set_xlim(0, end * 1.05 or 1.0)  # from time zero (the last recorder.clear()), last dot inside
+    ax.set_ylim(len(lanes) - 0.5, -0.5)  # half a lane above the first and below the last: whole dots
+    # From time zero (the last recorder.clear()), with room for a whole dot at either end.
+    span = max((r.t for r in records), default=0.0) or 1.0
+    ax.set_xlim(-0.03 * span, 1.05 * span)
     ax.set_xlabel("時刻 (秒, ランタイムの時計)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
@@ -56,9 +57,9 @@ def bars(labels, values, title: str, xlabel: str = "", ylabel: str = "件数", a
     own = ax is None
     if own:
         _, ax = plt.subplots(figsize=(max(4, 0.8 * len(labels) + 2), 3.2))
-    ax.bar([str(x) for x in labels], values, color="tab:blue")
-    for i, v in enumerate(values):
-        ax.annotate(str(v), (i, v), ha="center", va="bottom")
+    drawn = ax.bar([str(x) for x in labels], values, color="tab:blue")
+    ax.bar_label(drawn, padding=2)
+    ax.margins(y=0.15)  # headroom: the value above the tallest bar stays inside the frame
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

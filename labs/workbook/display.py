@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import sys
 from dataclasses import dataclass
 
@@ -44,10 +45,29 @@ class Verdict:
     def _repr_html_(self) -> str:
         _, word, colour = STYLES[self.status]
         word = self.word or word
-        details = "".join(f"<div style='margin-left:1em;white-space:pre-wrap'>{html.escape(line)}</div>" for line in self.lines)
+        details = "".join(f"<div style='{DETAIL}'>{whole_ids(line)}</div>" for line in self.lines)
         return (f"<div class='labs-verdict' data-verdict='{self.status}'>"
                 f"<span class='labs-verdict-badge' style='{BADGE.format(colour=colour)}'>{word}</span>"
-                f"<span>{html.escape(self.title)}</span>{details}</div>")
+                f"<span>{whole_ids(self.title)}</span>{details}</div>")
+
+
+# An id, a name or an ARN (ORD-001, 3811b8ec-84ba-…, order-created, arn:aws:sqs:…:orders-dlq): the
+# browser may break a line after any "-", so such a word is kept on one line. A word longer than
+# a line may still break anywhere rather than run past the cell.
+ID = re.compile(r"[A-Za-z0-9][\w.:/@+=-]*[-.:/_][\w.:/@+=-]*[A-Za-z0-9]", re.ASCII)
+LONGEST_WHOLE = 60  # characters: longer than this, the word may break
+DETAIL = "margin-left:1em;white-space:pre-wrap;overflow-wrap:anywhere"
+
+
+def whole_ids(text: str) -> str:
+    """``text`` as HTML, every id-like word in a span that never breaks across lines."""
+    parts, end = [], 0
+    for found in ID.finditer(text):
+        if len(found.group()) <= LONGEST_WHOLE:
+            parts += [html.escape(text[end:found.start()]),
+                      f"<span class='labs-id' style='white-space:nowrap'>{html.escape(found.group())}</span>"]
+            end = found.end()
+    return "".join(parts) + html.escape(text[end:])
 
 
 @dataclass(frozen=True)
@@ -65,11 +85,11 @@ class Markdown:
         return self.text
 
 
-def show(verdict: Verdict | Markdown) -> None:
+def show(shown) -> None:
     """Display in a notebook (HTML, with the text as fallback); print elsewhere."""
     from IPython.display import display  # ipykernel's dependency; prints str() outside IPython
 
-    display(verdict)
+    display(shown)
 
 
 class CalmLastResort(logging.Handler):

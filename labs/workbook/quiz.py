@@ -154,7 +154,7 @@ def summary() -> None:
     result = score()
     print(f"得点: {result.correct} / {result.total} 問正解"
           f" (不正解 {result.incorrect} 問, 未回答 {result.unanswered} 問)")
-    print(table(result.rows))
+    display.show(table(result.rows))  # an HTML table: printed text misaligns full-width characters in a browser
     if result.unanswered:
         print("\n未回答の問題に答えて、そのセルとこのセルをもう一度実行してください。")
     elif result.incorrect:

@@ -9,13 +9,15 @@ idle, runs all cells through the Run menu, and checks what a learner would see:
   learner notebooks' "⏳ 未実装" reports are printed text, not errors;
 * every mermaid diagram rendered (an SVG picture inside JupyterLab's mermaid element);
 * every plot rendered as an image, as many as the solution shows;
+* every output as wide as its cell at most: no output area that scrolls sideways, nothing in
+  it reaching past the cell's right edge (a table too wide, an unbroken line);
 * Japanese text drawn with a real font (the font Chromium used for it, and glyphs that
   differ from one another: tofu boxes all look the same);
 * JupyterLab in Japanese, as a learner gets it: the menus are clicked by their Japanese
   names, and every menu or menu item the prose names (「...」) is in the menu bar or the
   Kernel or Run menu;
 * a verdict badge per check cell, reading its word (合格 / 未実装), and no symbol (✅ ❌ ⏳)
-  that this browser can only draw as an empty box;
+  that this browser can only draw as an empty box; every id in a verdict on one line;
 
 and, after the notebooks, grades a class of two with ``python -m labs.workbook grade`` and opens
 the gradebook's HTML report (table, badges, chart) as an instructor would.
@@ -246,7 +248,11 @@ INSPECT_JS = """async () => {
             colour: badge ? getComputedStyle(badge).backgroundColor : '', width: box.width, height: box.height};
   });
   const emoji = outputs.map(text).filter(t => /[\u2705\u274c\u23f3]/.test(t)).map(t => t.slice(0, 80));
-  return {mermaid, images, unrendered, figuresAsText, stderr, notYet, verdicts, emoji};
+  // an id in a verdict (ORD-001, a message id) drawn on one line, not broken after a "-"
+  const brokenIds = [...panel.querySelectorAll('.labs-verdict .labs-id')].filter(s => s.getClientRects().length > 1)
+    .map(s => s.textContent);
+  const ids = panel.querySelectorAll('.labs-verdict .labs-id').length;
+  return {mermaid, images, unrendered, figuresAsText, stderr, notYet, verdicts, emoji, brokenIds, ids};
 }"""
 
 # Tofu (no font has the glyph) draws the same box for every character: draw three different
@@ -274,6 +280,32 @@ SYMBOL_JS = """(symbol) => {
     const ctx = canvas.getContext('2d'); ctx.font = `32px ${style.fontFamily}`; ctx.fillText(ch, 4, 36);
     return canvas.toDataURL(); };
   return draw(symbol) !== draw('\\u{10FFFD}');
+}"""
+
+# Outputs wider than their cell: the output area scrolls sideways (its scrollWidth exceeds its
+# clientWidth: a column hidden behind a scrollbar), or something in it reaches past its right
+# edge (cut off). Reported per cell with the widest offender.
+OVERFLOW_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cells = [...panel.querySelectorAll('.jp-Cell')];
+  const found = [];
+  for (const output of panel.querySelectorAll('.jp-OutputArea-output')) {
+    const edge = output.getBoundingClientRect().right;
+    let over = 0, what = '';
+    for (const node of output.querySelectorAll('*')) {
+      const box = node.getBoundingClientRect();
+      if (box.width > 0 && box.right - edge > over) {
+        over = box.right - edge;
+        what = node.tagName.toLowerCase() + ': ' + (node.innerText || '').trim().slice(0, 40);
+      }
+    }
+    const scroll = output.scrollWidth - output.clientWidth;
+    if (scroll > 1 || over > 1) {
+      found.push({cell: cells.indexOf(output.closest('.jp-Cell')), scroll, over: Math.round(over),
+                  width: output.clientWidth, what});
+    }
+  }
+  return found;
 }"""
 
 JAPANESE_HEADING = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown :is(h1,h2,h3,p)"
@@ -415,6 +447,9 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
         failures += [f"stderr にトレースバック: {t[:200]}" for t in seen["stderr"] if "Traceback" in t]
     failures += [f"フォントの警告: {t[:200]}" for t in seen["stderr"] if "missing from" in t]
 
+    failures += [f"セル {o['cell']}: 出力がセルの幅 {o['width']}px を超えています"
+                 f" (横スクロール {o['scroll']}px, はみ出し {o['over']}px: {o['what']})" for o in page.evaluate(OVERFLOW_JS)]
+
     diagrams = seen["mermaid"]
     if len(diagrams) != expected.mermaid:
         failures.append(f"mermaid 図 {len(diagrams)} / {expected.mermaid}")
@@ -443,10 +478,12 @@ def check(page, state: dict, saved: dict, expected: Expected, result: Result) ->
             failures.append(f"判定が {verdict['word']} です (期待: {words[expected.verdict]})")
     if verdicts and len({v["colour"] for v in verdicts if v["status"] == verdicts[0]["status"]}) != 1:
         failures.append("同じ判定のバッジの色が揃っていません")
+    failures += [f"判定の中の id が行をまたいで折り返されています: {text}" for text in seen["brokenIds"]]
     for symbol in sorted({ch for t in seen["emoji"] for ch in t if ch in "\u2705\u274c\u23f3"}):
         if not page.evaluate(SYMBOL_JS, symbol):
             failures.append(f"記号 {symbol} (U+{ord(symbol):04X}) がこのブラウザでは空の四角になります: {seen['emoji'][0]!r}")
-    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 判定バッジ {len(verdicts)}, 未実装の報告 {seen['notYet']}")
+    result.notes.append(f"mermaid {len(diagrams)}, グラフ {len(images)}, 判定バッジ {len(verdicts)} (中の id {seen['ids']}),"
+                        f" 未実装の報告 {seen['notYet']}")
     other = [t for t in seen["stderr"] if "Traceback" not in t and "missing from" not in t and "it/s" not in t
              and "%|" not in t]
     result.notes += [f"stderr: {t[:120]!r}" for t in other[:3]]

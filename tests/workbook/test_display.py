@@ -20,6 +20,16 @@ def test_a_verdict_badge_says_its_word_without_emoji_and_escapes_the_reason():
     assert str(verdict) == "❌ 不合格: 注文を発行する\n   理由: <b>amount</b> がありません"
 
 
+def test_ids_in_a_verdict_are_kept_on_one_line_and_japanese_around_them_still_wraps():
+    line = "メッセージ 3811b8ec-84ba-4387-a315-9cc46647067f (注文ORD-001) が orders-dlq に移りました"
+    page = Verdict("failed", "DLQ を確かめる", (line,))._repr_html_()
+    whole = re.findall(r"<span class='labs-id' style='white-space:nowrap'>([^<]*)</span>", page)
+    assert whole == ["3811b8ec-84ba-4387-a315-9cc46647067f", "ORD-001", "orders-dlq"]
+    assert "overflow-wrap:anywhere" in page  # a word longer than the line breaks instead of running past the cell
+    arn = "arn:aws:sqs:ap-northeast-1:123456789012:" + "a-very-long-queue-name" * 3
+    assert "nowrap" not in Verdict("failed", "長い ARN", (arn,))._repr_html_()
+
+
 def test_every_status_has_its_own_word_and_colour():
     words = {word for _, word, _ in STYLES.values()}
     colours = {colour for _, _, colour in STYLES.values()}

@@ -7,6 +7,11 @@ clears or scopes what it counts. One kernel per notebook holds both habits at on
 
     1st pass: each code cell runs, then runs again at once      -> habit (a): 2nd == 1st
     2nd pass: Run All again                                     -> habit (b): 3rd == 1st
+    then: cells marked ``"rerun": {"after_end": true}``, again  -> habit (c): 4th == 1st
+
+Habit (c) is a learner going back to an exercise after the notebook's last cell, which may have
+emptied the sandbox (00 ends with ``sandbox.reset()``): the marked cells must not depend on
+what the end removed.
 
 A cell whose output honestly varies marks it in its metadata, saying why:
 ``"rerun": {"varies": "<why>"}`` (nbval's own ignore-output marks count too: measurements and
@@ -98,6 +103,10 @@ def run_cells_again(path: Path) -> list[str]:
             compare(index, cell, "the cell run again at once", run(index, cell, "the cell run again at once"))
         for index, cell in code:
             compare(index, cell, "Run All (2nd)", run(index, cell, "Run All (2nd)"))
+        for index, cell in code:  # habit (c), where a notebook promises it: back to a cell after the end
+            if cell.metadata.get("rerun", {}).get("after_end"):
+                label = "run again after the last cell"
+                compare(index, cell, label, run(index, cell, label))
     return changed
 
 
@@ -127,6 +136,15 @@ def write_notebook(tmp_path, *sources, metadata=None):
     path = tmp_path / "probe.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
     return path
+
+
+def test_a_cell_that_breaks_after_the_notebook_ends_is_caught(tmp_path):
+    path = tmp_path / "probe.ipynb"
+    cells = [nbformat.v4.new_code_cell(source) for source in ("box = {'queue': 1}", "print(box['queue'])", "box.clear()")]
+    cells[1].metadata["rerun"] = {"after_end": True}  # as if it were an exercise after a reset at the end
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    with pytest.raises(AssertionError, match=r"after the last cell failed at cell 1"):
+        run_cells_again(path)
 
 
 def test_a_notebook_that_breaks_on_the_second_run_is_caught(tmp_path):
