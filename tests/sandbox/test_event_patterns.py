@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from labs.sandbox import provision
 
 CORPUS = json.loads((Path(__file__).parent / "corpus" / "event_patterns.json").read_text())
 # Fields every event of the corpus has unless the case says otherwise (TestEventPattern needs them).
@@ -77,6 +78,7 @@ def _delivered(events, event: dict) -> bool:
     queue = sqs.create_queue(QueueName="corpus-target")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_targets(Rule="corpus-rule", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, events.describe_rule(Name="corpus-rule", EventBusName=BUS)["Arn"], "events")
     entry = {"EventBusName": BUS, "Source": event.get("source", ENVELOPE["source"]),
              "DetailType": event.get("detail-type", ENVELOPE["detail-type"]),
              "Detail": json.dumps(event.get("detail", {})), "Resources": event.get("resources", [])}
@@ -104,8 +106,9 @@ def _bus_with_queue():
     events.create_event_bus(Name=BUS)
     queue = sqs.create_queue(QueueName="good-target")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="good", EventBusName=BUS, EventPattern=json.dumps({"source": ["shop"]}))
+    rule = events.put_rule(Name="good", EventBusName=BUS, EventPattern=json.dumps({"source": ["shop"]}))["RuleArn"]
     events.put_targets(Rule="good", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, rule, "events")
     return events, sqs, queue
 
 
@@ -138,7 +141,8 @@ def test_schedule_only_rule_matches_no_event():
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
     queue = sqs.create_queue(QueueName="scheduled-target")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
+    rule = events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")["RuleArn"]
     events.put_targets(Rule="nightly", Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, rule, "events")  # allowed, so only the pattern keeps the event out
     events.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": "{}"}])
     assert sqs.receive_message(QueueUrl=queue).get("Messages", []) == []

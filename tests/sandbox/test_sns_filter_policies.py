@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from labs.sandbox import provision
 
 CORPUS = json.loads((Path(__file__).parent / "corpus" / "sns_filter_policies.json").read_text())
 
@@ -23,6 +24,7 @@ def _queue_and_topic():
     topic = sns.create_topic(Name="corpus-topic")["TopicArn"]
     queue = sqs.create_queue(QueueName="corpus-queue")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    provision.allow_send(queue, topic, "sns")  # the queue policy AWS needs before SNS may deliver
     return sns, sqs, topic, queue, arn
 
 
