@@ -154,13 +154,11 @@ def _record_refusals() -> None:
     runs where moto runs), shown after the publish that caused them."""
     while queue_policies.refusals:
         refused = queue_policies.refusals.popleft()
-        sender = "ルール" if refused.service == "events" else "トピック"
-        gone = (f"ターゲットの DLQ {refused.dead_letter_queue} に送りました (ERROR_CODE NO_PERMISSIONS)"
-                if refused.dead_letter_queue else "DLQ がないので捨てられました")
+        gone = ("ターゲットの DLQ へ (ERROR_CODE NO_PERMISSIONS)" if refused.dead_letter_queue
+                else "DLQ がないので破棄")
         recorder.record("dlq", refused.source_arn.rsplit("/" if refused.service == "events" else ":", 1)[-1],
                         refused.dead_letter_queue or "(破棄)", "error", 1,
-                        f"キュー {refused.queue_arn.rsplit(':', 1)[-1]} のポリシーが{sender}からの送信を許可しません: "
-                        f"{refused.reason}。再試行されず、{gone}")
+                        f"キュー {refused.queue_arn.rsplit(':', 1)[-1]} が拒否: {refused.reason}。再試行なし、{gone}")
 
 
 def attach() -> None:

@@ -73,7 +73,7 @@ def decide(policy: str | dict | None, *, service: str, source_arn: str, queue_ar
     """May ``service`` (events | sns) send to ``queue_arn`` on behalf of ``source_arn``?"""
     principal = SERVICES[service]
     if not policy:
-        return Decision(False, f"キューにポリシーがありません ({principal} に sqs:SendMessage を許可するポリシーが必要です)")
+        return Decision(False, f"キューにポリシーがありません。{principal} に sqs:SendMessage の許可が要ります")
     document = json.loads(policy) if isinstance(policy, str) else policy
     statements = document.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else statements
