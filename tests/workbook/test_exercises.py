@@ -5,6 +5,7 @@ import pytest
 from labs.workbook.checks import evaluate, load_all
 
 EXERCISES = sorted(load_all())
+SHOW_INPUTS = {"04", "05", "09", "10"}  # lessons whose every check names its inputs (uses)
 
 
 def stub(*args, **kwargs):
@@ -30,9 +31,11 @@ def test_every_wrong_answer_fails_with_a_reason(id):
         outcome = evaluate(id, wrong)
         assert outcome.status == "failed", f"{id} accepted {wrong!r}"
         assert outcome.reason
+        if id[:2] in SHOW_INPUTS:
+            assert outcome.inputs, f"{id}: a failing verdict lists the inputs the check used ({wrong!r})"
 
 
-@pytest.mark.parametrize("id", [id for id in EXERCISES if id[:2] in {"00", "01", "02", "03"}])
+@pytest.mark.parametrize("id", [id for id in EXERCISES if id[:2] in {"00", "01", "02", "03", "04", "05", "09", "10"}])
 def test_every_exercise_has_progressive_hints(id):
     hints = load_all()[id].hints
     assert len(hints) >= 2 and all(hints), f"{id}: a nudge first, then the API to use"
