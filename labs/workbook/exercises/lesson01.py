@@ -402,29 +402,21 @@ CANCELLED_PATTERN = {"source": [ORDER_SOURCE], "detail-type": ["OrderCancelled"]
 
 
 def wire_rule_to_queue(bus: str, rule: str, queue_url: str) -> str:
-    """The exercise's answer: the rule, the queue as its target, and the policy letting the rule send."""
-    events, sqs = sandbox.client("events"), sandbox.client("sqs")
-    rule_arn = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(CANCELLED_PATTERN))["RuleArn"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "allow-rule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage", "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
-    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    return rule_arn
+    """The exercise's answer: the rule, the policy letting the rule send, and the queue as its target."""
+    return _wired(bus, rule, queue_url)
 
 
 def _wired(bus, rule, queue_url, *, pattern=CANCELLED_PATTERN, principal="events.amazonaws.com",
            source_arn=None, target=None, policy=True) -> str:
-    """The answer with one thing changed: what a learner typically gets wrong."""
+    """The answer, or (with one argument changed) what a learner typically gets wrong."""
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
     rule_arn = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))["RuleArn"]
     queue_arn = provision.queue_arn(queue_url)
     if policy:
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({"Statement": [{
-            "Effect": "Allow", "Principal": {"Service": principal}, "Action": "sqs:SendMessage", "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": source_arn or rule_arn}}}]})})
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": principal}, "Action": "sqs:SendMessage",
+                "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": source_arn or rule_arn}}}]})})
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": target or queue_arn}])
     return rule_arn
 
