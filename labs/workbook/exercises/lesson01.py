@@ -493,6 +493,7 @@ def _check_wiring(candidate):
     sandbox.client("sqs").set_queue_attributes(QueueUrl=queue, Attributes={"Policy": ""})  # start without one
     _drained_events(queue)
     uses("引数", f"bus={CHECK_BUS!r}, rule={rule!r}, queue_url={queue!r}")
+    uses("発行するイベント", "、".join(label for label, *_ in WIRING_PROBES))
     try:
         try:
             returned = candidate(CHECK_BUS, rule, queue)
@@ -502,12 +503,16 @@ def _check_wiring(candidate):
                    f"ターゲットの Arn にキューの URL を渡しています ({message})。ターゲットにはキューの ARN "
                    "(arn:aws:sqs:...: get_queue_attributes の QueueArn) を使ってください")
             raise CheckFailed(f"AWS がエラーを返しました: {error.response['Error']['Code']}: {message}") from None
-        rule_arn = sandbox.client("events").describe_rule(Name=rule, EventBusName=CHECK_BUS)["Arn"]
-        sandbox.client("events").put_events(Entries=[
+        events = sandbox.client("events")
+        try:
+            rule_arn = events.describe_rule(Name=rule, EventBusName=CHECK_BUS)["Arn"]
+        except events.exceptions.ResourceNotFoundException:
+            raise CheckFailed(f"バス {CHECK_BUS} にルール {rule} がありません。"
+                              "put_rule(Name=rule, EventBusName=bus, ...) で引数のバスに作ってください") from None
+        events.put_events(Entries=[
             {"Source": source, "DetailType": detail_type, "EventBusName": CHECK_BUS,
              "Detail": json.dumps({"orderId": f"CHK-W-{index}"})}
             for index, (_, source, detail_type, _) in enumerate(WIRING_PROBES)])
-        uses("発行したイベント", "、".join(label for label, *_ in WIRING_PROBES))
         arrived = {event["detail"]["orderId"] for event in _drained_events(queue)}
     finally:
         _remove_rule(CHECK_BUS, rule)
