@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from labs import sandbox
 from labs.observe.tables import Table
 from labs.sandbox.clock import clock
+from labs.sandbox.mends import queue_policies
 
 # Operations that put messages into the system: (botocore service id, operation) -> name.
 _PUBLISHING = {
@@ -136,14 +137,28 @@ def _on_call(service: str, operation: str, params: dict, response: dict) -> None
     """Record a publishing call (any other call passes by), and tell the watchers."""
     name = _PUBLISHING.get((service, operation))
     if name is None:
+        _record_refusals()  # a replay, say, may deliver too
         return
     sent, failed, ids, error = _summarise(params, response)
     outcome = "error" if error or failed == sent else ("partial" if failed else "ok")
     detail = error or (f"{failed} 件失敗" if failed else "")
     recorder.record("publish", name, _target_of(service, params), outcome, sent, detail, ids, failed=failed)
+    _record_refusals()
     for _, after in list(_watchers):
         if after is not None:
             after(service, operation, params, ids)
+
+
+def _record_refusals() -> None:
+    """Deliveries a queue's policy refused during the call (in-process sandbox only: the mend
+    runs where moto runs), shown after the publish that caused them."""
+    while queue_policies.refusals:
+        refused = queue_policies.refusals.popleft()
+        gone = ("ターゲットの DLQ へ (ERROR_CODE NO_PERMISSIONS)" if refused.dead_letter_queue
+                else "DLQ がないので破棄")
+        recorder.record("dlq", refused.source_arn.rsplit("/" if refused.service == "events" else ":", 1)[-1],
+                        refused.dead_letter_queue or "(破棄)", "error", 1,
+                        f"キュー {refused.queue_arn.rsplit(':', 1)[-1]} が拒否: {refused.reason}。再試行なし、{gone}")
 
 
 def attach() -> None:

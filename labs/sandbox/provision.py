@@ -79,8 +79,8 @@ def ensure_queue(
 def allow_send(queue_url: str, source_arn: str, service: str) -> None:
     """A queue policy letting an SNS topic or EventBridge rule send to the queue.
 
-    moto delivers without it; real AWS silently drops deliveries that lack it, so the
-    workbook always writes it, as you must in production.
+    Without it AWS drops the deliveries (no error to the publisher), and so does the sandbox
+    (``labs.sandbox.mends.queue_policies``), so the workbook always writes it, as you must in production.
     """
     sqs = sandbox.client("sqs")
     arn = queue_arn(queue_url)
@@ -136,8 +136,8 @@ def ensure_rule(
         target = {"Id": target_id or name, "Arn": queue_arn(queue_url)}
         if input_transformer:
             target["InputTransformer"] = input_transformer
+        allow_send(queue_url, rule_arn, "events")  # before the first delivery, as AWS needs it
         events.put_targets(Rule=name, EventBusName=bus, Targets=[target])
-        allow_send(queue_url, rule_arn, "events")
     return rule_arn
 
 

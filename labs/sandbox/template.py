@@ -397,9 +397,9 @@ class _Builder:
         queue_name = re.sub(r"[^A-Za-z0-9_-]", "-", f"events-{rule}-to-{topic.rsplit(':', 1)[-1]}")[:80]
         url = provision.ensure_queue(queue_name, attributes=attributes)
         moved = {k: target[k] for k in ("Input", "InputPath", "InputTransformer") if k in target}
+        provision.allow_send(url, rule_arn, "events")
         sandbox.client("events").put_targets(Rule=rule, EventBusName=bus, Targets=[
             {"Id": target["Id"], "Arn": provision.queue_arn(url), **moved}])
-        provision.allow_send(url, rule_arn, "events")
         self.stack.wirings.append(Wiring("forward", f"{rule} → {topic.rsplit(':', 1)[-1]}", "", url, {"topic": topic}))
 
     def state_machine(self, logical, props):

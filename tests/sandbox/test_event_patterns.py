@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from labs.sandbox import provision
 from tests.sandbox.helpers import assert_large_and_cited, case_ids, load_corpus, queue_with_arn
 
 CORPUS = load_corpus("event_patterns.json")
@@ -76,6 +77,7 @@ def _delivered(events, event: dict) -> bool:
     sqs = sandbox.client("sqs")
     queue, arn = queue_with_arn(sqs, "corpus-target")
     events.put_targets(Rule="corpus-rule", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, events.describe_rule(Name="corpus-rule", EventBusName=BUS)["Arn"], "events")
     entry = {"EventBusName": BUS, "Source": event.get("source", ENVELOPE["source"]),
              "DetailType": event.get("detail-type", ENVELOPE["detail-type"]),
              "Detail": json.dumps(event.get("detail", {})), "Resources": event.get("resources", [])}
@@ -100,8 +102,9 @@ def _bus_with_queue():
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
     events.create_event_bus(Name=BUS)
     queue, arn = queue_with_arn(sqs, "good-target")
-    events.put_rule(Name="good", EventBusName=BUS, EventPattern=json.dumps({"source": ["shop"]}))
+    rule = events.put_rule(Name="good", EventBusName=BUS, EventPattern=json.dumps({"source": ["shop"]}))["RuleArn"]
     events.put_targets(Rule="good", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, rule, "events")
     return events, sqs, queue
 
 
@@ -133,7 +136,8 @@ def test_schedule_only_rule_matches_no_event():
     """A rule with only a schedule is not an event pattern: PutEvents never reaches its targets."""
     events, sqs = sandbox.client("events"), sandbox.client("sqs")
     queue, arn = queue_with_arn(sqs, "scheduled-target")
-    events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
+    rule = events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")["RuleArn"]
     events.put_targets(Rule="nightly", Targets=[{"Id": "q", "Arn": arn}])
+    provision.allow_send(queue, rule, "events")  # allowed, so only the pattern keeps the event out
     events.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": "{}"}])
     assert sqs.receive_message(QueueUrl=queue).get("Messages", []) == []

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labs import sandbox
+from labs.sandbox import provision
 from tests.sandbox.helpers import assert_large_and_cited, case_ids, load_corpus, queue_with_arn
 
 CORPUS = load_corpus("sns_filter_policies.json")
@@ -22,6 +23,7 @@ def _queue_and_topic():
     sns, sqs = sandbox.client("sns"), sandbox.client("sqs")
     topic = sns.create_topic(Name="corpus-topic")["TopicArn"]
     queue, arn = queue_with_arn(sqs, "corpus-queue")
+    provision.allow_send(queue, topic, "sns")  # the queue policy AWS needs before SNS may deliver
     return sns, sqs, topic, queue, arn
 
 

@@ -5,6 +5,7 @@ import pytest
 from labs.workbook.checks import evaluate, load_all
 
 EXERCISES = sorted(load_all())
+SHOW_INPUTS = {"00", "01", "02", "03", "04", "05", "06", "08", "09", "10"}  # every check names its inputs (uses)
 
 
 def stub(*args, **kwargs):
@@ -28,9 +29,11 @@ def test_every_wrong_answer_fails_with_a_reason(id):
         outcome = evaluate(id, wrong)
         assert outcome.status == "failed", f"{id} accepted {wrong!r}"
         assert outcome.reason
+        if id[:2] in SHOW_INPUTS:
+            assert outcome.inputs, f"{id}: a failing verdict lists the inputs the check used ({wrong!r})"
 
 
-@pytest.mark.parametrize("id", [id for id in EXERCISES if id[:2] in {"00", "01", "02", "03", "06", "08"}])
+@pytest.mark.parametrize("id", [id for id in EXERCISES if not id.startswith("07.")])  # the quiz hints its own way
 def test_every_exercise_has_progressive_hints(id):
     hints = load_all()[id].hints
     assert len(hints) >= 2 and all(hints), f"{id}: a nudge first, then the API to use"
@@ -51,3 +54,20 @@ def test_a_failing_verdict_shows_the_inputs_and_one_more_hint_each_time():
 def test_a_failure_names_the_inputs_it_used():
     outcome = evaluate("02.large_order_policy", lambda: {"priority": ["high"]})
     assert outcome.status == "failed" and any("P-5" in line and "20000" in line for line in outcome.inputs)
+
+
+def test_each_wrong_wiring_is_told_its_own_cause():
+    """01-4: "the rule never fires" has several causes; each wrong answer is told which one it hit."""
+    from labs.workbook.exercises import lesson01
+
+    causes = {
+        lesson01._no_policy: "ポリシーがありません",
+        lesson01._sns_principal: "sns.amazonaws.com",
+        lesson01._bus_as_source_arn: "aws:SourceArn",
+        lesson01._queue_url_as_target: "URL",
+        lesson01._wrong_source: "パターン",
+    }
+    assert set(causes) == set(load_all()["01.wire_rule_to_queue"].wrong)
+    for wrong, cause in causes.items():
+        outcome = evaluate("01.wire_rule_to_queue", wrong)
+        assert outcome.status == "failed" and cause in outcome.reason, (wrong.__name__, outcome.reason)

@@ -42,7 +42,7 @@ def graded(tmp_path_factory):
     (folder / "solved" / "00_introduction.ipynb").write_bytes((ROOT / "solutions" / "00_introduction.ipynb").read_bytes())
     write(folder, "untouched", "00_introduction.ipynb", learner_copy("00_introduction.ipynb"))
 
-    half = learner_copy("01_eventbridge.ipynb")  # one exercise of three done
+    half = learner_copy("01_eventbridge.ipynb")  # one exercise of four done
     solve(half, "01_eventbridge.ipynb", "def high_value_pattern")
     write(folder, "half", "01_eventbridge.ipynb", half)
 
@@ -77,15 +77,16 @@ def test_every_learner_and_lesson_notebook_is_graded(graded):
         ("solved", "solved/00_introduction.ipynb"), ("untouched", "untouched/00_introduction.ipynb"),
         ("wrong", "wrong/00_introduction.ipynb"), ("half", "half/01_eventbridge.ipynb"),
         ("broken", "broken/01_eventbridge.ipynb"), ("mangled", "mangled/01_eventbridge.ipynb")}
-    assert len(grades) == 3 * 1 + 3 * 3  # three 00 notebooks (one exercise), three 01 notebooks (three)
+    assert len(grades) == 3 * 1 + 3 * 4  # three 00 notebooks (one exercise), three 01 notebooks (four)
 
 
 def test_solved_untouched_and_half_solved(graded):
     _, _, grades = graded
     assert grades["solved", "00.order_created_entry"]["status"] == "passed"
     assert grades["untouched", "00.order_created_entry"]["status"] == "not_implemented"
-    assert [grades["half", e]["status"] for e in ("01.high_value_pattern", "01.publish_order_event", "01.lambda_handler")] \
-        == ["passed", "not_implemented", "not_implemented"]
+    assert [grades["half", e]["status"] for e in ("01.high_value_pattern", "01.publish_order_event",
+                                                  "01.wire_rule_to_queue", "01.lambda_handler")] \
+        == ["passed", "not_implemented", "not_implemented", "not_implemented"]
 
 
 def test_a_wrong_answer_fails_with_the_checks_reason_and_raising_cells_do_not_stop_the_notebook(graded):
@@ -109,7 +110,7 @@ def test_a_deleted_exercise_or_a_renamed_check_is_reported_as_not_run_with_why(g
 
 def test_an_unreadable_notebook_is_reported_and_never_stops_the_rest(graded):
     _, _, grades = graded
-    for exercise in ("01.high_value_pattern", "01.publish_order_event", "01.lambda_handler"):
+    for exercise in ("01.high_value_pattern", "01.publish_order_event", "01.wire_rule_to_queue", "01.lambda_handler"):
         assert grades["mangled", exercise]["status"] == "not_run"
         assert "ノートブックとして読めません" in grades["mangled", exercise]["reason"]
 
@@ -123,7 +124,7 @@ def test_csv_json_and_html_reports(graded):
         scores = {r["learner"]: r for r in csv.DictReader(f)}
     assert scores["solved"]["score"] == "1" and scores["half"]["score"] == "1" and scores["untouched"]["score"] == "0"
     assert scores["half"]["01.high_value_pattern"] == "1" and scores["half"]["01.lambda_handler"] == "0"
-    assert scores["solved"]["max_score"] == str(len(data["exercises"])) == "4"
+    assert scores["solved"]["max_score"] == str(len(data["exercises"])) == "5"
 
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 1 and "クラスの進み具合" in page and "演習ごとのまとめ" in page

@@ -31,7 +31,8 @@ def test_a_missing_check_is_a_failure_too():
     problems = unpassed_checks(Path("solutions/01_eventbridge.ipynb"), verdicts)
     assert problems == [
         "FAIL solutions/01_eventbridge.ipynb: 01.high_value_pattern did not pass its check (not_implemented)",
-        "FAIL solutions/01_eventbridge.ipynb: 01.lambda_handler was not checked (its check cell is missing)"]
+        "FAIL solutions/01_eventbridge.ipynb: 01.lambda_handler was not checked (its check cell is missing)",
+        "FAIL solutions/01_eventbridge.ipynb: 01.wire_rule_to_queue was not checked (its check cell is missing)"]
 
 
 def test_copy_notebooks_fills_a_home_and_never_overwrites_a_learners_work(tmp_path, capsys):

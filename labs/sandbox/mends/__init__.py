@@ -12,6 +12,7 @@ from labs.sandbox.mends import (
     event_patterns,
     eventbridge_envelope,
     eventbridge_inputs,
+    queue_policies,
     sns_fifo,
     sns_envelope,
     sns_filter_policies,
@@ -33,6 +34,7 @@ _MENDS = (
     stepfunctions_logging,
     stepfunctions_clock,
     sns_fifo,
+    queue_policies,
 )
 _applied = False
 

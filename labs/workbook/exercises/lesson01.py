@@ -394,3 +394,135 @@ def _check_dispatcher(candidate):
                                   (orders.ORDERS_TABLE, "order_id", second), (orders.REFUNDS_TABLE, "order_id", second),
                                   (orders.ORDERS_TABLE, "order_id", "CHK-ORD-3")):
             ddb.delete_item(TableName=table, Key={key: {"S": value}})
+
+
+# --- 4. wiring a rule, its target and the queue policy by hand -------------------------------
+
+CANCELLED_PATTERN = {"source": [ORDER_SOURCE], "detail-type": ["OrderCancelled"]}
+
+
+def wire_rule_to_queue(bus: str, rule: str, queue_url: str) -> str:
+    """The exercise's answer: the rule, the policy letting the rule send, and the queue as its target."""
+    return _wired(bus, rule, queue_url)
+
+
+def _wired(bus, rule, queue_url, *, pattern=CANCELLED_PATTERN, principal="events.amazonaws.com",
+           source_arn=None, target=None, policy=True) -> str:
+    """The answer, or (with one argument changed) what a learner typically gets wrong."""
+    events, sqs = sandbox.client("events"), sandbox.client("sqs")
+    rule_arn = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))["RuleArn"]
+    queue_arn = provision.queue_arn(queue_url)
+    if policy:
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": principal}, "Action": "sqs:SendMessage",
+                "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": source_arn or rule_arn}}}]})})
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": target or queue_arn}])
+    return rule_arn
+
+
+def _no_policy(bus, rule, queue_url):
+    return _wired(bus, rule, queue_url, policy=False)  # what moto alone lets through; AWS does not
+
+
+def _sns_principal(bus, rule, queue_url):
+    return _wired(bus, rule, queue_url, principal="sns.amazonaws.com")  # copied from the SNS lesson
+
+
+def _bus_as_source_arn(bus, rule, queue_url):
+    bus_arn = sandbox.client("events").describe_event_bus(Name=bus)["Arn"]
+    return _wired(bus, rule, queue_url, source_arn=bus_arn)  # the bus, not the rule, is named
+
+
+def _queue_url_as_target(bus, rule, queue_url):
+    return _wired(bus, rule, queue_url, target=queue_url)
+
+
+def _wrong_source(bus, rule, queue_url):
+    return _wired(bus, rule, queue_url, pattern={"source": ["com.myapp.order"], "detail-type": ["OrderCancelled"]})
+
+
+# (label, source, detail-type, should arrive)
+WIRING_PROBES = [
+    ("com.myapp.orders の OrderCancelled", ORDER_SOURCE, "OrderCancelled", True),
+    ("com.myapp.orders の OrderCreated", ORDER_SOURCE, "OrderCreated", False),
+    ("com.myapp.test の OrderCancelled", "com.myapp.test", "OrderCancelled", False),
+]
+
+
+def _why_refused(rule_arn: str, queue_url: str) -> str:
+    """The Japanese cause of a refused delivery, named from the queue's policy."""
+    from labs.sandbox.mends.queue_policies import decide
+
+    sqs = sandbox.client("sqs")
+    policy = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
+    if not policy:
+        return ("キューにポリシーがありません。AWS では EventBridge がキューに送るには、キューのポリシーで "
+                "events.amazonaws.com に sqs:SendMessage を許可する必要があります (ポリシーがないと、put_events は成功しても "
+                "配信は黙って失敗します)。set_queue_attributes(QueueUrl=..., Attributes={\"Policy\": ...}) で設定してください")
+    queue_arn = provision.queue_arn(queue_url)
+    if decide(policy, service="sns", source_arn=rule_arn, queue_arn=queue_arn).allowed:
+        return ("ポリシーの Principal が sns.amazonaws.com です。ルールから送るのは EventBridge なので "
+                "{\"Service\": \"events.amazonaws.com\"} にしてください")
+    arns = [value for statement in json.loads(policy).get("Statement", [])
+            for condition in (statement.get("Condition") or {}).values()
+            for key, values in condition.items() if key.lower() == "aws:sourcearn"
+            for value in (values if isinstance(values, list) else [values])]
+    if arns and rule_arn not in arns:
+        return (f"ポリシーの aws:SourceArn が {', '.join(arns)} です。送り元はルールなので、"
+                f"put_rule が返したルールの ARN ({rule_arn}) にしてください")
+    return "キューのポリシーがこのルールからの送信を許可していません: " + decide(
+        policy, service="events", source_arn=rule_arn, queue_arn=queue_arn).reason
+
+
+@exercise("01.wire_rule_to_queue", "wire_rule_to_queue: ルール・ターゲット・キューポリシーを自分でつなぐ",
+          reference=wire_rule_to_queue,
+          wrong=(_no_policy, _sns_principal, _bus_as_source_arn, _queue_url_as_target, _wrong_source),
+          hints=("必要なのは 3 つです: ルール (パターン)、ターゲット (キュー)、キューのポリシー (EventBridge に送信を許可)。"
+                 "moto だけなら 3 つ目がなくても届きますが、AWS とこのサンドボックスでは届きません。",
+                 "events.put_rule(Name=, EventBusName=, EventPattern=json.dumps(...)) の RuleArn、"
+                 "sqs.get_queue_attributes(QueueUrl=, AttributeNames=[\"QueueArn\"]) のキュー ARN、"
+                 "sqs.set_queue_attributes(QueueUrl=, Attributes={\"Policy\": json.dumps(ポリシー)})、"
+                 "events.put_targets(Rule=, EventBusName=, Targets=[{\"Id\": ..., \"Arn\": キュー ARN}]) です。"))
+def _check_wiring(candidate):
+    from labs.sandbox.mends.queue_policies import decide
+
+    provision.ensure_bus(CHECK_BUS)
+    rule = "workbook-check-wiring"
+    queue = provision.ensure_queue("workbook-check-wiring")
+    sandbox.client("sqs").set_queue_attributes(QueueUrl=queue, Attributes={"Policy": ""})  # start without one
+    _drained_events(queue)
+    uses("引数", f"bus={CHECK_BUS!r}, rule={rule!r}, queue_url={queue!r}")
+    uses("発行するイベント", "、".join(label for label, *_ in WIRING_PROBES))
+    try:
+        try:
+            returned = candidate(CHECK_BUS, rule, queue)
+        except ClientError as error:
+            message = error.response["Error"]["Message"]
+            expect(not ("Arn" in message and ("sqs." in message or "queue.amazonaws.com" in message)),
+                   f"ターゲットの Arn にキューの URL を渡しています ({message})。ターゲットにはキューの ARN "
+                   "(arn:aws:sqs:...: get_queue_attributes の QueueArn) を使ってください")
+            raise CheckFailed(f"AWS がエラーを返しました: {error.response['Error']['Code']}: {message}") from None
+        events = sandbox.client("events")
+        try:
+            rule_arn = events.describe_rule(Name=rule, EventBusName=CHECK_BUS)["Arn"]
+        except events.exceptions.ResourceNotFoundException:
+            raise CheckFailed(f"バス {CHECK_BUS} にルール {rule} がありません。"
+                              "put_rule(Name=rule, EventBusName=bus, ...) で引数のバスに作ってください") from None
+        events.put_events(Entries=[
+            {"Source": source, "DetailType": detail_type, "EventBusName": CHECK_BUS,
+             "Detail": json.dumps({"orderId": f"CHK-W-{index}"})}
+            for index, (_, source, detail_type, _) in enumerate(WIRING_PROBES)])
+        arrived = {event["detail"]["orderId"] for event in _drained_events(queue)}
+    finally:
+        _remove_rule(CHECK_BUS, rule)
+    policy = sandbox.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["Policy"])
+    allowed = decide(policy.get("Attributes", {}).get("Policy"), service="events", source_arn=rule_arn,
+                     queue_arn=provision.queue_arn(queue)).allowed
+    expect(allowed, _why_refused(rule_arn, queue))  # the sandbox refused the deliveries, as AWS does
+    wrong = [(label, should) for index, (label, *_, should) in enumerate(WIRING_PROBES)
+             if (f"CHK-W-{index}" in arrived) != should]
+    expect(not wrong, "届いたイベントが違います (パターンを確かめてください: source は com.myapp.orders、"
+                      "detail-type は OrderCancelled): " + "、".join(
+                          f"{label} は{'届くべき' if should else '届くべきでない'}" for label, should in wrong))
+    expect(returned == rule_arn, f"ルールの ARN (put_rule の RuleArn) を返してください (返り値: {returned!r})")

@@ -116,6 +116,7 @@ def large_order_policy() -> dict:
 def _(candidate):
     policy = candidate()
     expect(isinstance(policy, dict) and policy, f"フィルターポリシーを dict で返してください (返り値: {policy!r:.80})")
+    uses("あなたのフィルターポリシー", policy)
     topic = provision.ensure_topic(POLICY_TOPIC)
     queue = provision.ensure_queue(POLICY_QUEUE)
     try:

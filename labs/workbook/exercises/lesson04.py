@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from labs.course import schema as course_schema
 from labs.course.schema import EventType, OrderEvent, OrderItem, explain_validation_error, validate_event
 from labs.course.schema_compat import check_compatibility
-from labs.workbook.checks import CheckFailed, exercise, expect
+from labs.workbook.checks import CheckFailed, exercise, expect, uses
 
 # --- 04.order_models ----------------------------------------------------------------
 
@@ -136,8 +136,15 @@ def _models_with_free_items_refused():
 
 @exercise("04.order_models", "OrderItem / OrderEvent を制約つきで定義する",
           reference=build_order_models_reference,
-          wrong=(_seed_models, _models_without_total_check, _models_without_strict, _models_with_free_items_refused))
+          wrong=(_seed_models, _models_without_total_check, _models_without_strict, _models_with_free_items_refused),
+          hints=("型だけでなく値の範囲も決めます: 数量は 1 以上、単価は 0 以上 (無料の商品もあります)、明細は 1 件以上、"
+                 "日時はタイムゾーン付き。合計金額が明細と合うかは、1 つの項目ではなくイベント全体を見る検証です。",
+                 "Field(gt=0) / Field(ge=0) / Field(min_length=1)、文字列の \"2\" を整数にしない Field(strict=True)、"
+                 "timestamp: AwareDatetime、そして @model_validator(mode=\"after\") で "
+                 "total_amount と sum(i.quantity * i.unit_price for i in self.items) を比べます。"))
 def _(candidate):
+    uses("受け付けるべきイベント", "、".join(VALID_SAMPLES))
+    uses("拒否すべきイベント", "、".join(INVALID_SAMPLES))
     models = candidate()
     expect(isinstance(models, tuple) and len(models) == 2, "(OrderItem, OrderEvent) の 2 つを返してください")
     item_model, event_model = models
@@ -260,13 +267,21 @@ def _raises_instead(raw) -> list[str]:
 @exercise("04.explain_errors", "イベントを検証し、問題を項目ごとに日本語で説明する",
           reference=explain_order_event_reference,
           wrong=(_english_messages, _first_problem_only, _dotted_locations, _raises_instead,
-                 _wraps_the_course_translation))
+                 _wraps_the_course_translation),
+          hints=("例外を送出せずに捕まえ、問題ごとに 1 行を作ります。最初の 1 つだけでなく全部です。"
+                 "場所は明細の何番目かまで分かるように書きます (items[0].quantity)。",
+                 "try: validate_event(raw) except ValidationError as error: for problem in error.errors(): ... "
+                 "problem[\"loc\"] (整数は [0]、文字列は .名前 でつなぐ)、problem[\"type\"] (missing, greater_than など) と "
+                 "problem.get(\"ctx\") から日本語の文を組み立てます。"))
 def _(candidate):
     with _without_course_translation(candidate):
         _explains_each_problem(candidate)
 
 
 def _explains_each_problem(candidate):
+    uses("正しいイベント (dict と JSON 文字列)", VALID_EVENT)
+    uses("問題のあるイベント", "明細の数量 0 / order_id が空で timestamp にタイムゾーンなし / "
+                               "total_amount が明細と違う (1) / JSON として読めない \"{not json\"")
     expect(candidate(copy.deepcopy(VALID_EVENT)) == [], "正しいイベントには空のリスト [] を返してください")
     expect(candidate(json.dumps(VALID_EVENT)) == [], "JSON 文字列 (SQS の body) の正しいイベントにも [] を返してください")
 
@@ -392,8 +407,14 @@ def _all_breaking() -> dict[str, str]:
 
 @exercise("04.classify_changes", "スキーマ変更を互換 / 破壊的に分類する",
           reference=classify_changes_reference,
-          wrong=(_everything_additive_is_fine, _every_removal_breaks, _all_breaking))
+          wrong=(_everything_additive_is_fine, _every_removal_breaks, _all_breaking),
+          hints=("変更ごとに 2 つの組み合わせを考えます: 古いコンシューマーが新しいイベントを読めるか、"
+                 "新しいコンシューマーが古いイベント (アーカイブやリプレイ) を読めるか。どちらかで壊れれば破壊的です。",
+                 "答えは {変更ID: \"互換\" または \"破壊的\"} の dict です。必須項目の追加・削除、型の変更、"
+                 "列挙値 (event_type) の追加が古い側にどう見えるかを、labs.course.schema_compat.check_compatibility の "
+                 "考え方で確かめます。"))
 def _(candidate):
+    uses("変更", {cid: text for cid, (text, _) in SCHEMA_CHANGES.items()})
     answer = candidate()
     expect(isinstance(answer, dict), "{変更ID: '互換' または '破壊的'} の dict を返してください")
     missing = [cid for cid in SCHEMA_CHANGES if cid not in answer]

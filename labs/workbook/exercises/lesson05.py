@@ -20,7 +20,7 @@ from labs.workbook.lessons import lesson05
 from labs.runtime import LocalRuntime
 from labs.runtime.context import LambdaContext
 from labs.observe.queues import drain
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import exercise, expect, uses
 
 CHECK_BUS = "workbook-checks-05"
 
@@ -97,8 +97,14 @@ def _expect_one(events: list[dict], detail_type: str, order: dict, case: str) ->
               lambda event, context: choreography.emit(
                   "payment", "PaymentCompleted", event["detail"]) if event["detail"]["amount"] < choreography.PAYMENT_LIMIT
               else choreography.emit("payment", "PaymentFailed", {"order_id": event["detail"]["order_id"], "reason": "x"}),
-          ))
+          ),
+          hints=("決済サービスは StockReserved を受けて、結果を必ず 1 件だけ発表します。限度額ちょうどは成功です。"
+                 "後続のサービスが使うので、注文の中身はそのまま載せて送ります。",
+                 "order = event[\"detail\"]; order[\"amount\"] <= PAYMENT_LIMIT なら emit(\"payment\", \"PaymentCompleted\", order)、"
+                 "超えたら emit(\"payment\", \"PaymentFailed\", {**order, \"reason\": \"...\"}) です。"))
 def _(candidate):
+    uses("受け取る StockReserved の detail.amount", f"3000 / {choreography.PAYMENT_LIMIT} (限度額ちょうど) / "
+                                                  f"{choreography.PAYMENT_LIMIT + 1} (限度額超え)")
     with _check_bus() as captured:
         for amount in (3000, choreography.PAYMENT_LIMIT):
             event = _reserved(amount)
@@ -146,8 +152,14 @@ def _refund_never_answers(event, context):
 
 
 @exercise("05.refund_worker", "Saga: 返金 (補償) ワーカー", reference=saga.refund_worker,
-          wrong=(_refund_only_answers, _refund_reports_failure, _refund_never_answers))
+          wrong=(_refund_only_answers, _refund_reports_failure, _refund_never_answers),
+          hints=("補償は 2 つの仕事です: 決済記録を「返金済み」にすること (消さずに残します) と、"
+                 "待っている Step Functions にタスクトークンで「終わった」と答えること。答えないと実行は止まったままです。",
+                 "ddb.update_item(TableName=PAYMENTS_TABLE, Key=..., UpdateExpression=\"SET #status = :refunded\", ...) のあと "
+                 "sfn.send_task_success(taskToken=token, output=json.dumps({...})) を呼びます。"))
 def _(candidate):
+    uses("Saga に流す注文", CHECK_ORDER)
+    uses("在庫", {CHECK_ORDER["sku"]: CHECK_STOCK})
     _probe_stub(candidate)
     arn = lesson05.provision_saga()
     _forget_check_order()
@@ -235,8 +247,15 @@ CQRS_STEPS = [
 
 
 @exercise("05.project_order", "CQRS: 顧客別サマリーのプロジェクター", reference=cqrs.project_order,
-          wrong=(_projects_inserts_only, _counts_every_record, _ignores_removals))
+          wrong=(_projects_inserts_only, _counts_every_record, _ignores_removals),
+          hints=("ストリームのレコードは INSERT / MODIFY / REMOVE の 3 種類です。どれも「サマリーがどれだけ変わるか」"
+                 "(件数、金額、キャンセル数の差分) に直して足します。キャンセル (MODIFY) と削除 (REMOVE) は引き算です。",
+                 "summary_change(record) が差分の dict (変化がなければ None) を返します。それを "
+                 "ddb.update_item(TableName=SUMMARY_TABLE, UpdateExpression=\"ADD order_count :orders, "
+                 "total_amount :amount, cancelled_count :cancelled\", ...) で足します (ADD なら読まずに書けます)。"))
 def _(candidate):
+    for what, _, wanted in CQRS_STEPS:
+        uses(what, wanted)
     _probe_stub(candidate)
     provision.ensure_table(cqrs.SUMMARY_TABLE, "customer_id")
 

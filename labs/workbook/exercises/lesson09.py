@@ -9,7 +9,7 @@ from labs import sandbox
 from labs.course.producers import kinesis
 from labs.runtime import LocalRuntime
 from labs.sandbox import provision
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import exercise, expect, uses
 
 # --- 09.order_pipe ------------------------------------------------------------------------------
 # The pipe: SQS order-events → (only OrderCreated) → orders-bus, each event reshaped to
@@ -86,8 +86,14 @@ CHECK_ORDERS = [("OrderCreated", {"order_id": "ORD-901", "customer_id": "CUST-1"
 
 @exercise("09.order_pipe", "パイプ: OrderCreated だけを、決まった形でバスへ",
           reference=_reference_order_pipe,
-          wrong=(_filter_without_body, _template_loses_customer, _amount_as_text, _no_filter))
+          wrong=(_filter_without_body, _template_loses_customer, _amount_as_text, _no_filter),
+          hints=("2 つの部品があります: ソース側のフィルター (どのメッセージを通すか) と、ターゲット側の入力テンプレート "
+                 "(バスに送る形)。SQS のメッセージ本文は、パイプの中では body の下にあります。",
+                 "{\"SourceParameters\": {\"FilterCriteria\": {\"Filters\": [{\"Pattern\": json.dumps({\"body\": {...}})}]}}, "
+                 "\"TargetParameters\": {\"InputTemplate\": '{\"order_id\": <$.body.order.order_id>, ...}'}} です。"
+                 "数値は <...> を \"...\" で囲まずに埋め込みます。"))
 def _(candidate):
+    uses("ソースのキューに送るメッセージ", [{"event_type": t, "order": o} for t, o in CHECK_ORDERS])
     parameters = candidate()
     expect(isinstance(parameters, dict) and set(parameters) <= {"SourceParameters", "TargetParameters"},
            f"SourceParameters と TargetParameters の dict を返してください (返り値: {parameters!r:.80})")
@@ -164,8 +170,14 @@ def _every_record(ship):
 
 
 @exercise("09.kinesis_handler", "Kinesis: 失敗したレコードのシーケンス番号を返す",
-          reference=_reference_make_shard_handler, wrong=(_partition_key, _every_record, _event_id))
+          reference=_reference_make_shard_handler, wrong=(_partition_key, _every_record, _event_id),
+          hints=("Kinesis はシャードの中の順番を守ります。失敗したレコードで止めて、それを報告すれば、"
+                 "Lambda はそこから先だけをやり直します。成功したものまで報告すると、また処理されてしまいます。",
+                 "失敗したら return {\"batchItemFailures\": [{\"itemIdentifier\": record[\"kinesis\"][\"sequenceNumber\"]}]}、"
+                 "全部成功したら {\"batchItemFailures\": []} を返します (partitionKey や eventID ではありません)。"))
 def _(candidate):
+    uses("ストリームに入れる注文", "ORD-1, ORD-2, ORD-3 (1 シャード、この順)")
+    uses("ship の振る舞い", "ORD-2 で 1 回だけ ConnectionError、それ以外は成功")
     provision.ensure_stream(STREAM, shard_count=1)
     shipped: list[str] = []
     failures = {"ORD-2": 1}  # the delivery company's API fails once for ORD-2

@@ -12,7 +12,7 @@ import json
 
 from labs import sandbox
 from labs.sandbox import template
-from labs.workbook.checks import exercise, expect
+from labs.workbook.checks import exercise, expect, uses
 
 DLQ_RETENTION = 1_209_600  # 14 days, the most SQS keeps a message
 SOURCE_RETENTION = 345_600  # 4 days, SQS's default
@@ -72,8 +72,13 @@ def _no_redrive_policy():
 
 
 @exercise("10.points_queue_with_dlq", "テンプレートの DLQ: points-queue に RedrivePolicy と 14 日保持の points-dlq",
-          reference=points_queue_with_dlq, wrong=(_dlq_by_ref, _dlq_kept_four_days, _no_redrive_policy))
+          reference=points_queue_with_dlq, wrong=(_dlq_by_ref, _dlq_kept_four_days, _no_redrive_policy),
+          hints=("DLQ は元のキューの設定 (RedrivePolicy) で指します。DLQ の側には、メッセージを調べる時間が要ります: "
+                 "有効期限は元のキューに入った時刻から数えます。",
+                 "PointsQueue の Properties に RedrivePolicy: {\"deadLetterTargetArn\": {\"Fn::GetAtt\": [\"PointsDlq\", \"Arn\"]}, "
+                 "\"maxReceiveCount\": 3}、PointsDlq に MessageRetentionPeriod: 1209600 (14 日) です (!Ref はキューの URL を返します)。"))
 def _(candidate):
+    uses("サンドボックスでの試し方", "テンプレートから作った points-queue に 1 通送り、4 回受信して DLQ に移るかを見る")
     resources = candidate()
     expect(isinstance(resources, dict) and {"PointsQueue", "PointsDlq"} <= set(resources),
            f"PointsQueue と PointsDlq の 2 つのリソースを返してください (返り値のキー: {list(resources or {})})")
@@ -179,8 +184,13 @@ def _sub(value):
 
 
 @exercise("10.dlq_handler_policies", "最小権限: dlq-handler は failed-messages の読み書きと alerts への発行だけ",
-          reference=dlq_handler_policies, wrong=(_everything, _full_access_managed_policies, _forgets_the_alert))
+          reference=dlq_handler_policies, wrong=(_everything, _full_access_managed_policies, _forgets_the_alert),
+          hints=("dlq.py が実際に呼ぶ操作を数えます: failed-messages テーブルの書き込みと読み取り、alerts トピックへの発行。"
+                 "それ以外のテーブルやトピック、それ以外の操作は許しません (* は使いません)。",
+                 "SAM のポリシーテンプレートで書けます: {\"DynamoDBCrudPolicy\": {\"TableName\": {\"Ref\": ...}}} と "
+                 "{\"SNSPublishMessagePolicy\": {\"TopicName\": {\"Fn::GetAtt\": [..., \"TopicName\"]}}}。"))
 def _(candidate):
+    uses("dlq-handler が呼ぶ操作", [f"{action} on {logical}" for action, logical in DLQ_HANDLER_NEEDS])
     policies = candidate()
     expect(isinstance(policies, list) and policies, "Policies に書くリスト (1 つ以上) を返してください")
     statements = [s for s in _statements(policies) if s.get("Effect") == "Allow"]
@@ -222,9 +232,15 @@ def _batch_of_one_without_reporting():
 
 
 @exercise("10.inventory_events", "部分バッチレスポンス: FunctionResponseTypes に ReportBatchItemFailures",
-          reference=inventory_events, wrong=(_no_partial_batch, _response_type_as_flag, _batch_of_one_without_reporting))
+          reference=inventory_events, wrong=(_no_partial_batch, _response_type_as_flag, _batch_of_one_without_reporting),
+          hints=("ハンドラーが batchItemFailures を返しても、イベントソースマッピングの設定で有効にしないと Lambda は読みません。"
+                 "そのときバッチは丸ごと成功扱いで削除され、失敗した 1 件は黙って消えます。",
+                 "{\"Orders\": {\"Type\": \"SQS\", \"Properties\": {\"Queue\": {\"Fn::GetAtt\": [\"InventoryQueue\", \"Arn\"]}, "
+                 "\"BatchSize\": 10, \"FunctionResponseTypes\": [\"ReportBatchItemFailures\"]}}} です。"))
 def _(candidate):
     from labs.runtime import LocalRuntime  # the workbook layer may use the runtime
+
+    uses("キューに送るメッセージ", "正しい OrderCreated 4 件 (ORD-C0..C3) と、event_type を綴り間違えた 1 件 (ORD-CX)")
 
     events = candidate()
     expect(isinstance(events, dict) and events, "Events に書く辞書 ({'Orders': {...}}) を返してください")
