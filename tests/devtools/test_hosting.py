@@ -68,7 +68,7 @@ def test_entry_point_reuses_an_installed_venv_and_names_each_test_step(tmp_path)
     done = entry("--venv", str(venv), "--dry-run", "test")
     lines = [line.removeprefix("$ ") for line in done.stdout.splitlines()]
     python = str(venv / "bin" / "python")
-    assert lines[0] == f"{python} -m pytest -q tests"
+    assert lines[0] == f"{python} -m pytest -q --numprocesses auto --maxprocesses 4 tests"
     assert lines[1] == f"{python} -m labs.workbook generate --check"
     assert lines[3].startswith("LABS_CHECK_REPORT=") and lines[3].endswith("--nbval-cell-timeout 300 solutions")
     assert lines[4].endswith("--nbval-lax notebooks") and "verify-checks" in lines[5] and len(lines) == 6

@@ -274,7 +274,7 @@ def test_names_and_environment_match_the_course_code(cfn):
     ("01_eventbridge.ipynb", 'runtime.on_rule(ORDERS_BUS, "order-service", lambda_handler, function_name="order-service",\n'
                              '                          on_failure=failures)'),
     ("02_fanout.ipynb", 'runtime.on_queue(inventory_url, inventory_handler, function_name="inventory", batch_size=10)'),
-    ("03_dlq.ipynb", 'resources.ensure_subscription(order_events, points_url, raw=True)'),
+    ("03_dlq.ipynb", 'provision.ensure_subscription(order_events, points_url, raw=True)'),
     ("03_dlq.ipynb", 'runtime.on_queue(dlq_url, dlq_handler, function_name="dlq-handler")'),
 ])
 def test_the_lessons_still_wire_what_the_template_declares(notebook, snippet):
