@@ -139,13 +139,9 @@ class QueueSource:
                 self.sqs.send_message(QueueUrl=dlq_url, MessageBody=message["Body"],
                                       **({"MessageAttributes": message["MessageAttributes"]}
                                          if message.get("MessageAttributes") else {}))
-            lineage = looping[message["MessageId"]]
-            recorder.record("dlq", self.name, self.dead_letter_queue or "(破棄)", "loop", 1, (
-                f"再帰ループを検出: {self.function_name} は{lineage.describe()}まで呼ばれました。Lambda は同じ連鎖の "
-                f"{recursion.MAX_CHAIN_INVOCATIONS} 回を超える呼び出しを止め、イベントを "
-                + ("DLQ へ送ります" if self.dead_letter_queue else "DLQ がないので捨てます")
-                + "。ハンドラーが自分を呼び出すキュー/トピックへ送っていないか確かめてください"),
-                [message["MessageId"]])
+            note = recursion.stopped_note(self.function_name, looping[message["MessageId"]],
+                                          [self.dead_letter_queue] if self.dead_letter_queue else [])
+            recorder.record("dlq", self.name, self.dead_letter_queue or "(破棄)", "loop", 1, note, [message["MessageId"]])
         self._delete(stopped)
         return [m for m in messages if m["MessageId"] not in looping]
 
