@@ -51,7 +51,7 @@ RUNTIME_GOAL = 0.95
 DEPTH_GOAL = 1.5
 SUITE_GOAL = 2.0
 NOTEBOOK_GOAL = 1.5
-PROGRESS_BAR_AFTER = 2.0  # seconds: a cell slower than this should show a tqdm bar
+PROGRESS_BAR_AFTER = 2.0  # seconds: a cell slower than this should show a bar (labs.observe.progress)
 
 
 # --- (a) the runtime against a bare boto3 loop ----------------------------------------
@@ -498,7 +498,7 @@ def slow_cells(comparisons: list[Comparison], top: int = 8) -> list[str]:
     lines = []
     for cell in cells[:top]:
         note = ""
-        if cell.seconds > PROGRESS_BAR_AFTER and "tqdm" not in cell.source:
+        if cell.seconds > PROGRESS_BAR_AFTER and not any(bar in cell.source for bar in ("tqdm", "progress_bar")):
             note = "  (no progress bar)"
         lines.append(f"  {cell.seconds:6.2f}s  {cell.name:28} {_first_line(cell.source)}{note}")
     return lines
