@@ -7,7 +7,8 @@ the messages are retried, moved to a DLQ or sent to an on-failure destination. T
 for ``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit`` and ``asyncio.CancelledError``
 raised *by the handler* too: Lambda records them as a function error (``Runtime.ExitError``).
 
-The handler runs in a thread of its own, and the caller waits for it at most the
+The handler runs in a thread of its own (a Lambda execution environment, reused by the next
+invocation once it is free, as Lambda reuses warm ones), and the caller waits for it at most the
 function's timeout. Lambda stops a function at its timeout; Python cannot stop a thread.
 So at the deadline the invocation fails ("Task timed out after N.NN seconds"), the event
 source treats it as failed, and the call is *abandoned*: its later publishes are refused
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
+import queue
 import threading
 import time
 import traceback
@@ -33,6 +35,7 @@ from labs.runtime.context import LambdaContext
 from labs.sandbox.clock import clock
 
 Handler = Callable[[dict, LambdaContext], Any]
+Job = Callable[[Callable[[], None]], None]  # runs one invocation; calls its argument once the thread is free
 
 # What a Python process exiting looks like to Lambda: the runtime dies, the invocation fails.
 EXITS = (SystemExit, KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
@@ -125,11 +128,11 @@ def invoke_concurrently(handler: Handler, events: list[tuple[dict, Callable[[Inv
     prepared = [_prepare(handler, event, function_name, timeout_seconds, scope, request_id)
                 for event, scope in events]
     deadline = time.monotonic() + timeout_seconds
-    started: list[threading.Thread] = []
+    started: list[Job] = []
     try:
-        for _, worker in prepared:
-            started.append(worker)  # first: Ctrl-C may land while start() waits for the thread to begin
-            worker.start()
+        for _, job in prepared:
+            started.append(job)  # first: Ctrl-C may land while the job is being handed over
+            _Environment.run_next(job)
         for call, _ in prepared:
             # Short slices: a Ctrl-C that lands just before a long wait begins is still seen at once.
             while not (done := call.finished.wait(min(_SLICE, max(0.0, deadline - time.monotonic())))):
@@ -139,8 +142,8 @@ def invoke_concurrently(handler: Handler, events: list[tuple[dict, Callable[[Inv
                 call.timed_out = True
                 call.duration = float(timeout_seconds)
     except KeyboardInterrupt:  # Ctrl-C in the notebook, not the handler's own exception
-        for call, worker in prepared:
-            if worker not in started:
+        for call, job in prepared:
+            if job not in started:
                 _never_started(call)
         abandoned = [call for call, _ in prepared if _abandon(call, "interrupt")]
         if abandoned:
@@ -149,14 +152,14 @@ def invoke_concurrently(handler: Handler, events: list[tuple[dict, Callable[[Inv
 
 
 def _prepare(handler: Handler, event: dict, function_name: str, timeout_seconds: float,
-             scope: Callable[[Invocation], None] | None, request_id: str | None) -> tuple[Invocation, threading.Thread]:
-    """The invocation and the (not yet started) thread that will run it."""
+             scope: Callable[[Invocation], None] | None, request_id: str | None) -> tuple[Invocation, Job]:
+    """The invocation and the job that will run it (in a fresh context, on an environment's thread)."""
     context = LambdaContext(function_name=function_name, timeout_seconds=timeout_seconds)
     if request_id:
         context.aws_request_id = request_id
     call = Invocation(function_name, event, timeout_seconds=timeout_seconds)
 
-    def run() -> None:
+    def run(release: Callable[[], None]) -> None:
         current_invocation.set(call)
         if scope is not None:
             scope(call)
@@ -169,6 +172,7 @@ def _prepare(handler: Handler, event: dict, function_name: str, timeout_seconds:
         call.duration = time.monotonic() - began
         with _lock:
             _running.discard(call)
+            release()  # free for the next invocation before anyone is told this one ended
             call.finished.set()
             late = call.abandoned
         if late:
@@ -176,9 +180,38 @@ def _prepare(handler: Handler, event: dict, function_name: str, timeout_seconds:
 
     with _lock:
         _running.add(call)
-    worker = threading.Thread(target=contextvars.Context().run, args=(run,), daemon=True,
-                              name=f"lambda:{function_name}")
-    return call, worker
+    return call, lambda release: contextvars.Context().run(run, release)
+
+
+class _Environment(threading.Thread):
+    """A thread that runs one handler after another, like a warm Lambda execution environment.
+
+    Starting a thread costs more than a small handler (``make bench``: runtime/bare), so a free
+    one is reused. One still running an abandoned call (a timeout, Ctrl-C) is not free: the next
+    invocation gets another thread, and a stuck handler never holds up the rest.
+    """
+
+    _free: list[_Environment] = []
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="lambda-environment")
+        self.jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+
+    @classmethod
+    def run_next(cls, job: Job) -> None:
+        with _lock:
+            environment = cls._free.pop() if cls._free else None
+        if environment is None:
+            environment = cls()
+            environment.start()
+        environment.jobs.put(job)
+
+    def run(self) -> None:
+        while True:
+            self.jobs.get()(self._release)  # the job catches everything the handler raises
+
+    def _release(self) -> None:  # called by the job, holding _lock
+        self._free.append(self)
 
 
 def _never_started(call: Invocation) -> None:
