@@ -328,6 +328,8 @@ def plot_saga(execution: SagaExecution, title: str = "", ax=None):
                     textcoords="offset points", fontsize=8)
     ax.set_yticks(range(len(spans)), [s[0] for s in spans])
     ax.invert_yaxis()
+    last = max((end for _, _, end, _ in spans), default=0.0)
+    ax.set_xlim(0, last * 1.2 or 1.0)  # room right of the last bar for its "NN ms"
     ax.set_xlabel("実行開始からの経過 (秒)")
     ax.set_title(title or f"Saga の実行 ({execution.status})")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:green", "tab:orange", "tab:red")]
