@@ -2,7 +2,7 @@
 import pytest
 
 from labs import sandbox
-from labs.workbook.lessons.backlog import Alarm, Consumer, Sample, Traffic, drain, scaling_table, watch_backlog
+from labs.workbook.lessons.backlog import Alarm, Consumer, Sample, Traffic, scaling_table, time_to_drain, watch_backlog
 
 
 def test_a_burst_grows_a_backlog_that_drains_and_every_message_is_handled():
@@ -70,11 +70,11 @@ def test_the_scaling_table_says_when_a_consumer_never_catches_up():
 def test_without_maximum_concurrency_lambda_scales_with_the_backlog():
     # services-sqs-scaling.html: 5 batches at first, up to 300 more a minute, 1,000 at most per mapping
     uncapped = Consumer(batch_size=10, concurrency=None)  # 40 messages a second per batch at once
-    assert drain(uncapped, backlog=200, inflow=0) == (1.0, 5)  # 5 batches: 200 a second
-    assert drain(uncapped, backlog=1000, inflow=0) == (2 + 400 / 600, 15)  # 200 + 400 (10 batches), then 15
-    seconds, batches = drain(uncapped, backlog=10_000, inflow=0)
+    assert time_to_drain(uncapped, backlog=200, inflow=0) == (1.0, 5)  # 5 batches: 200 a second
+    assert time_to_drain(uncapped, backlog=1000, inflow=0) == (2 + 400 / 600, 15)  # 200 + 400 (10 batches), then 15
+    seconds, batches = time_to_drain(uncapped, backlog=10_000, inflow=0)
     assert batches > 5 and seconds < 10_000 / 200  # it scaled up: faster, and more at once downstream
-    _, at_most = drain(uncapped, backlog=100_000_000, inflow=0)
+    _, at_most = time_to_drain(uncapped, backlog=100_000_000, inflow=0)
     assert at_most == 1000
     row = scaling_table([uncapped], backlog=200, inflow=0).rows[0]
     assert row[1] == "設定なし (Lambda が増やす)" and row[-1] == "最大 5"

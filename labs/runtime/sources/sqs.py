@@ -125,15 +125,19 @@ class SqsSource(QueueSource):
         except InvocationInterrupted as stop:  # Ctrl-C: the batches return after their visibility timeout
             for messages, call in zip(batches, stop.calls):
                 self._record_invocation(call, messages, {m["MessageId"] for m in messages})
-                self._park([m for m in messages if not self.delivery.is_copy(m)])
+                self._park(self._originals(messages))
             raise
         overran = clock.now() - started > self.visibility_timeout  # SQS let others see the batch meanwhile
         for messages, call in zip(batches, calls):
             failed = self.failed_ids(call, messages)
             self._record_invocation(call, messages, failed)
-            self._settle([m for m in messages if not self.delivery.is_copy(m)], failed)
+            self._settle(self._originals(messages), failed)
             self.delivery.settled(messages, failed, overran)
         return len(calls)
+
+    def _originals(self, messages: list[dict]) -> list[dict]:
+        """The messages SQS really holds (not the copies the delivery model hands over again)."""
+        return [m for m in messages if not self.delivery.is_copy(m)]
 
     def _throttle(self, messages: list[dict]) -> None:
         """No instance free within reserved concurrency: Lambda does not invoke, and the messages
@@ -147,7 +151,7 @@ class SqsSource(QueueSource):
             f"スロットリング: 予約された同時実行数 {self.reserved_concurrency} を使い切っているので呼び出しません。"
             f"メッセージは可視性タイムアウト ({self.visibility_timeout} 秒) の後にキューへ戻り、受信回数が増えます"),
             [m["MessageId"] for m in messages])
-        self._park([m for m in messages if not self.delivery.is_copy(m)])
+        self._park(self._originals(messages))
         self.delivery.settled(messages, {m["MessageId"] for m in messages}, overran=False)  # a copy counts a try
 
     def failed_ids(self, call: Invocation, messages: list[dict]) -> set[str]:

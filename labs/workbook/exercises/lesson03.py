@@ -11,6 +11,7 @@ from labs import sandbox
 from labs.sandbox import provision
 from labs.course.consumers import dlq
 from labs.course.limits import SQS_MAX_RECEIVE_COUNT, SQS_MAX_VISIBILITY_TIMEOUT
+from labs.observe.queues import drain, drain_bodies
 from labs.workbook.checks import exercise, expect, uses
 from labs.workbook.lessons import lesson03
 
@@ -177,7 +178,6 @@ def _alerts_topic_missing(alerts_arn: str):
                  "message_attributes=record[\"messageAttributes\"]); if not row[\"alerted\"]: send_alert(message_id, body, count); "
                  "mark_alerted(message_id)。例外が出たレコードだけを batchItemFailures に入れます。"))
 def _(candidate):
-    sqs = sandbox.client("sqs")
     alerts = provision.ensure_topic(dlq.ALERTS_TOPIC)
     inbox = provision.ensure_queue(INBOX)
     provision.ensure_subscription(alerts, inbox, raw=True)
@@ -190,25 +190,17 @@ def _(candidate):
         for message_id in (*ids, lost):
             table.delete_item(Key={"message_id": message_id})
 
-    def alerts_in_inbox() -> list[dict]:
-        seen = []
-        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
-            for m in batch:
-                seen.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
-        return seen
-
     forget()
-    alerts_in_inbox()
+    drain_bodies(inbox)
     long_body = json.dumps({"event_type": "OrderCreated", "order": {"order_id": "X", "note": "あ" * 300}}, ensure_ascii=False)
     event = {"Records": [_dlq_record(ids[0], long_body, "4"), _dlq_record(ids[1], '{"order": "short"}', "5")]}
     uses("event (レコード 2 件)", event["Records"][1])
     try:
         result = candidate(event, None)
-        alerts_seen = alerts_in_inbox()
+        alerts_seen = drain_bodies(inbox)
         rows = {i: table.get_item(Key={"message_id": i}).get("Item") for i in ids}
         again = candidate(event, None)  # SQS delivers a DLQ message twice now and then
-        alerts_again = alerts_in_inbox()
+        alerts_again = drain_bodies(inbox)
         down = {"Records": [_dlq_record(lost, '{"order": "alert-down"}', "4")]}
         with _alerts_topic_missing(alerts):  # the alert cannot go out: the row must be there anyway
             when_down = candidate(down, None)
@@ -299,11 +291,7 @@ def _(candidate):
                            "属性 priority は high / low が交互)。redrive_messages を 2 回続けて呼びます")
         first = candidate(dlq_url, source_url)
         second = candidate(dlq_url, source_url)  # running it again must change nothing
-        got = []
-        while batch := sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", []):
-            got += batch
-            for m in batch:
-                sqs.delete_message(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"])
+        got = drain(source_url)
         left = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     finally:
         lesson03.delete_queues(source_name, dlq_name)

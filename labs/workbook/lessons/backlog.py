@@ -230,7 +230,7 @@ def scaling_table(consumers: list[Consumer], backlog: int = 10_000, inflow: floa
     coming, and how many batches run at once (each holds, say, one database connection)."""
     rows = []
     for consumer in consumers:
-        seconds, peak = drain(consumer, backlog, inflow)
+        seconds, peak = time_to_drain(consumer, backlog, inflow)
         cap = consumer.concurrency
         rows.append({"バッチサイズ": consumer.batch_size,
                      "最大同時実行数": f"{cap}" if cap else "設定なし (Lambda が増やす)",
@@ -241,7 +241,7 @@ def scaling_table(consumers: list[Consumer], backlog: int = 10_000, inflow: floa
     return table(rows)
 
 
-def drain(consumer: Consumer, backlog: int, inflow: float, limit_seconds: int = 24 * 3600) -> tuple[float | None, int]:
+def time_to_drain(consumer: Consumer, backlog: int, inflow: float, limit_seconds: int = 24 * 3600) -> tuple[float | None, int]:
     """(seconds to drain ``backlog`` while ``inflow`` arrives or None if never, the most batches at once).
 
     A capped consumer runs ``concurrency`` batches from the start. An uncapped one follows Lambda's
